@@ -1,0 +1,131 @@
+"""Server interceptors: caller authentication, then one wrapper per call that sets the request
+id, maps errors through :mod:`kit.grpc_errors` and writes the access log.
+
+Health checking and reflection are exempt from authentication so probes and ``grpcurl list``
+work without the token.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from grpc.aio import AbortError
+
+from kit import errors
+from kit.context import request_id_var
+from kit.grpc_errors import status_code_for, to_status
+
+log = logging.getLogger("rendezvous.access")
+errlog = logging.getLogger("rendezvous.errors")
+
+EXEMPT_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+REQUEST_ID_KEY = "x-request-id"
+
+
+def _metadata_value(details: grpc.HandlerCallDetails, key: str) -> str | None:
+    for k, v in details.invocation_metadata or ():
+        if k == key:
+            return v if isinstance(v, str) else v.decode()
+    return None
+
+
+def _deny(reason: str, message: str, domain: str) -> grpc.RpcMethodHandler:
+    status = to_status(errors.Unauthenticated(message, reason=reason), domain)
+
+    async def abort(request: Any, context: grpc.aio.ServicerContext) -> None:
+        await context.abort_with_status(status)
+
+    return grpc.unary_unary_rpc_method_handler(abort)
+
+
+class AuthInterceptor(grpc.aio.ServerInterceptor):
+    """Requires ``authorization: Bearer <service token>`` on every non-exempt RPC."""
+
+    def __init__(self, token: str, domain: str) -> None:
+        self._token = token.encode()
+        self._domain = domain
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        if handler_call_details.method.startswith(EXEMPT_PREFIXES):
+            return await continuation(handler_call_details)
+        header = _metadata_value(handler_call_details, "authorization")
+        if not header:
+            return _deny(
+                "SERVICE_TOKEN_MISSING",
+                "missing service token: send metadata 'authorization: Bearer <token>'",
+                self._domain,
+            )
+        scheme, _, presented = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), self._token):
+            return _deny("SERVICE_TOKEN_INVALID", "the service token is not valid", self._domain)
+        return await continuation(handler_call_details)
+
+
+class CallInterceptor(grpc.aio.ServerInterceptor):
+    """Request id, error mapping and access log, in one wrapper around each unary behaviour."""
+
+    def __init__(self, domain: str, access_log: bool = True) -> None:
+        self._domain = domain
+        self._access_log = access_log
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler  # streaming RPCs (health Watch, reflection) pass through
+        method = handler_call_details.method
+        incoming_id = _metadata_value(handler_call_details, REQUEST_ID_KEY)
+        behavior = handler.unary_unary
+        domain = self._domain
+        access_log = self._access_log
+
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            request_id = incoming_id or uuid.uuid4().hex
+            token = request_id_var.set(request_id)
+            started = time.perf_counter()
+            code = "OK"
+            try:
+                context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
+                return await behavior(request, context)
+            except errors.RendezvousError as exc:
+                code = status_code_for(exc).name
+                await context.abort_with_status(to_status(exc, domain))
+            except NotImplementedError:
+                code = "UNIMPLEMENTED"
+                unbuilt = errors.Unimplemented(f"{method} is part of the contract but is not built yet")
+                await context.abort_with_status(to_status(unbuilt, domain))
+            except AbortError:
+                code = "ABORTED_BY_HANDLER"
+                raise
+            except Exception:
+                code = "INTERNAL"
+                errlog.exception("unhandled error in %s", method)
+                await context.abort_with_status(
+                    to_status(errors.Internal(f"internal error; quote request id {request_id}"), domain)
+                )
+            finally:
+                if access_log:
+                    log.info(
+                        "rpc",
+                        extra={"method": method, "code": code, "ms": round((time.perf_counter() - started) * 1000, 3)},
+                    )
+                request_id_var.reset(token)
+
+        return grpc.unary_unary_rpc_method_handler(
+            wrapped,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
