@@ -21,7 +21,7 @@ from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
 from kit import telemetry
-from kit.interceptors import AuthInterceptor, CallInterceptor
+from kit.interceptors import KitInterceptor
 from kit.settings import ServiceSettings
 
 log = logging.getLogger("rendezvous.server")
@@ -51,9 +51,8 @@ class KitServer:
         chain: list[grpc.aio.ServerInterceptor] = []
         if interceptors:
             chain.extend(telemetry.server_interceptors())
-            if settings.auth_enabled:
-                chain.append(AuthInterceptor(settings.service_token, error_domain))
-            chain.append(CallInterceptor(error_domain, access_log=settings.access_log))
+            token = settings.service_token if settings.auth_enabled else None
+            chain.append(KitInterceptor(error_domain, token=token, access_log=settings.access_log))
         self._interceptors = chain
         self.server: grpc.aio.Server
         self.health = HealthServicer()
