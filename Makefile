@@ -52,7 +52,7 @@ buf-lint: node_modules/.installed
 
 lint: setup buf-lint
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy libs/kit libs/providers libs/sandbox services scripts
+	$(VENV)/bin/mypy
 
 bench: setup
 	$(PY) -m bench.run_all

@@ -54,6 +54,7 @@ def main() -> int:
         f"--mypy_out={OUT}",
         f"--grpc_python_out={OUT}",
         f"--mypy_grpc_out={OUT}",
+        "--mypy_grpc_opt=generate_concrete_servicer_stubs",
         *(str(f.relative_to(PROTOS)) for f in files),
     ]
     # protoc finds the mypy plugins (protoc-gen-mypy, protoc-gen-mypy_grpc) next to this Python.

@@ -1,0 +1,1 @@
+"""The four Rendezvous services, each a hexagon: domain, ports, use cases, adapters, bootstrap."""

@@ -1,0 +1,1 @@
+"""Adapters of the availability service: gRPC edge, database, outbound clients."""

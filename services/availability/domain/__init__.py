@@ -1,0 +1,1 @@
+"""The availability domain: pure Python, no I/O, no framework."""

@@ -1,0 +1,1 @@
+"""Adapters of the booking service: gRPC edge, database, outbound clients."""

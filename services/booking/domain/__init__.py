@@ -1,0 +1,1 @@
+"""The booking domain: pure Python, no I/O, no framework."""

@@ -1,0 +1,1 @@
+"""Adapters of the directory service: gRPC edge, database, outbound clients."""

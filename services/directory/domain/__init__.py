@@ -1,0 +1,1 @@
+"""The directory domain: pure Python, no I/O, no framework."""

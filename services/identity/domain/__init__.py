@@ -1,0 +1,1 @@
+"""The identity domain: pure Python, no I/O, no framework."""
