@@ -99,10 +99,10 @@ class Stack:
     def _spawn(self, name: str, args: list[str]) -> None:
         log_dir = self.var_dir / "log"
         log_dir.mkdir(parents=True, exist_ok=True)
-        out = open(log_dir / f"{name}.log", "ab")
-        self.procs[name] = subprocess.Popen(
-            [sys.executable, *args], cwd=ROOT, env=self.env(), stdout=out, stderr=subprocess.STDOUT
-        )
+        with open(log_dir / f"{name}.log", "ab") as out:  # the child keeps its own copy of the descriptor
+            self.procs[name] = subprocess.Popen(
+                [sys.executable, *args], cwd=ROOT, env=self.env(), stdout=out, stderr=subprocess.STDOUT
+            )
 
     def start(self) -> None:
         (self.var_dir / "data").mkdir(parents=True, exist_ok=True)
