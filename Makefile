@@ -58,7 +58,7 @@ bench: setup
 	$(PY) -m bench.run_all
 
 settings-doc: setup
-	$(PY) -m scripts.settings_doc
+	$(PY) -m scripts.settings_doc --write
 
 compose-config:
 	$(PY) -m scripts.check_containers
