@@ -10,6 +10,7 @@ it intact. The e2e tests start the same stack on free ports through :class:`Stac
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import signal
@@ -200,8 +201,12 @@ def _banner(stack: Stack) -> str:
     return "\n".join(lines)
 
 
-async def _main() -> int:
-    stack = Stack()
+async def _main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the local Rendezvous stack until Ctrl-C.")
+    parser.add_argument("--var-dir", type=Path, default=ROOT / "var", help="data, mail and logs (default: var/)")
+    parser.add_argument("--free-ports", action="store_true", help="pick free ports instead of the documented ones")
+    args = parser.parse_args(argv)
+    stack = Stack.on_free_ports(args.var_dir) if args.free_ports else Stack(var_dir=args.var_dir)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
