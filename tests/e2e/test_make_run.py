@@ -40,6 +40,7 @@ def test_the_local_stack_prints_its_addresses_and_stops_cleanly_on_ctrl_c(tmp_pa
     finally:
         if proc.poll() is None:
             proc.kill()
+        if proc.stdout and not proc.stdout.closed:
             proc.communicate()
     assert proc.returncode == 0, rest
     assert "stopped: identity=0, directory=0, availability=0, booking=0, mailsink=0, sandbox=0" in rest
