@@ -117,6 +117,9 @@ class SqlUnitOfWork:
                 await self.session.rollback()
         finally:
             await self.session.close()
+        if isinstance(exc_val, exc.IntegrityError):
+            # A Core statement fails at execute time, before flush/commit could map it.
+            raise self._integrity_error(exc_val) from exc_val
         if isinstance(exc_val, exc.OperationalError | exc.InterfaceError | OSError) and not isinstance(
             exc_val, errors.RendezvousError
         ):

@@ -46,12 +46,17 @@ class RendezvousError(Exception):
         reason: str | None = None,
         metadata: Mapping[str, str] | None = None,
         violations: Sequence[FieldViolation] = (),
+        domain: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.reason = reason or self.default_reason
         self.metadata = dict(metadata or {})
         self.violations = tuple(violations)
+        # Set only when relaying another service's error, so its ErrorInfo.domain survives.
+        self.domain = domain
+        if self.violations and "field" not in self.metadata:
+            self.metadata["field"] = self.violations[0].field
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(reason={self.reason!r}, message={self.message!r})"

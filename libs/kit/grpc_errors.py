@@ -40,7 +40,7 @@ def status_code_for(exc: errors.RendezvousError) -> grpc.StatusCode:
 def to_status(exc: errors.RendezvousError, domain: str) -> grpc.Status:
     """Build the ``grpc.Status`` (with rich details in trailing metadata) for ``exc``."""
     code = status_code_for(exc)
-    info = error_details_pb2.ErrorInfo(reason=exc.reason, domain=domain, metadata=exc.metadata)
+    info = error_details_pb2.ErrorInfo(reason=exc.reason, domain=exc.domain or domain, metadata=exc.metadata)
     details = [_pack(info)]
     if exc.violations:
         bad = error_details_pb2.BadRequest(

@@ -54,6 +54,7 @@ def test_rich_status_carries_error_info_and_field_violations():
     assert info is not None
     assert (info.reason, info.domain) == ("FIELD_INVALID", "booking.rendezvous")
     assert violations == [("end_time", "must be after start_time"), ("attendees[1].email", "is not an email address")]
+    assert dict(info.metadata) == {"field": "end_time"}
     assert "end_time" in status.details
 
 
@@ -67,3 +68,9 @@ def test_metadata_travels_in_error_info():
 def test_rpc_status_round_trip_is_consistent():
     status = to_status(errors.NotFound("no such unit", reason="ORGANIZATIONAL_UNIT_NOT_FOUND"), "directory.rendezvous")
     assert rpc_status.to_status(_rich(status)).code is grpc.StatusCode.NOT_FOUND
+
+
+def test_a_relayed_error_keeps_the_domain_of_the_service_that_raised_it():
+    exc = errors.NotFound("no such unit", reason="ORGANIZATIONAL_UNIT_NOT_FOUND", domain="directory.rendezvous")
+    info, _ = unpack_error(_rich(to_status(exc, "booking.rendezvous")))
+    assert info is not None and info.domain == "directory.rendezvous"
