@@ -67,8 +67,7 @@ async def test_bad_input_is_invalid_argument_naming_fields_and_nothing_is_writte
     assert list(listed.organizational_units) == []
 
 
-async def test_an_rpc_not_built_yet_is_unimplemented_not_a_made_up_answer(stub):
+async def test_the_rooms_of_an_unknown_unit_are_not_found(stub):
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await stub.ListRooms(pb.ListRoomsRequest(org_unit_id="x"), metadata=AUTH)
-    assert info.value.code() is grpc.StatusCode.UNIMPLEMENTED
-    assert "ListRooms" in (info.value.details() or "")
+    assert info.value.code() is grpc.StatusCode.NOT_FOUND

@@ -1,4 +1,4 @@
-"""Use cases of the directory service (the business rules live here and in the domain)."""
+"""Organizational units: create, read, list, update."""
 
 from __future__ import annotations
 
