@@ -14,6 +14,8 @@ availability_rules = Table(
     Column("org_unit_id", String(64), primary_key=True),
     Column("email", String(320), primary_key=True),
     Column("time_zone", String(64), nullable=False),
+    # Weekly periods and date overrides as JSON (see adapters/sql.py); read and written whole.
     Column("rules_json", Text, nullable=False),
+    Column("create_time", DateTime(timezone=True), nullable=False),
     Column("update_time", DateTime(timezone=True), nullable=False),
 )

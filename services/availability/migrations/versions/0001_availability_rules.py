@@ -21,6 +21,7 @@ def upgrade() -> None:
         sa.Column("email", sa.String(320), nullable=False),
         sa.Column("time_zone", sa.String(64), nullable=False),
         sa.Column("rules_json", sa.Text(), nullable=False),
+        sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
         sa.Column("update_time", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("org_unit_id", "email", name="pk_availability_rules"),
     )
