@@ -169,6 +169,17 @@ class TokenService:
                 leased = await uow.credentials.try_lease(credential.id, self._holder, now, now + self._policy.lease)
                 await uow.commit()
             if leased:
+                # Another replica may have refreshed between our read and our lease: read again
+                # under the lease, so a token it just stored is used instead of refreshing twice.
+                try:
+                    credential, secrets = await self._read(org_unit_id, credential_id)
+                except BaseException:
+                    await asyncio.shield(self._release(credential.id))
+                    raise
+                stored = _stored_token(credential, secrets)
+                if stored is not None and stored.valid_for(self._clock.now(), validity):
+                    await asyncio.shield(self._release(credential.id))
+                    return stored
                 return await self._refresh(credential, secrets)
             if now >= give_up:
                 raise Unavailable(
