@@ -105,7 +105,7 @@ class _PostgresBenchOutbox:
         url = base.set(drivername="postgresql+asyncpg", database=self._name).render_as_string(hide_password=False)
         await upgrade(MIGRATIONS, url)
         self.engine = create_engine(url)
-        repository = SqlOutboxRepository(session_factory(self.engine), postgres=True)
+        self.repository = repository = SqlOutboxRepository(session_factory(self.engine), postgres=True)
         self.lease_due = repository.lease_due
         self.mark_sent = repository.mark_sent
         self.reschedule = repository.reschedule
@@ -145,6 +145,7 @@ class _PostgresBenchOutbox:
     async def close(self) -> None:
         import asyncpg
 
+        await self.repository.close()
         await self.engine.dispose()
         conn = await asyncpg.connect(self._admin)
         try:

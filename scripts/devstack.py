@@ -2,10 +2,20 @@
 
     make run                         # = python -m scripts.devstack
 
-Waits until every service reports SERVING, prints addresses, the service token and grpcurl
-commands, and stops every process cleanly on Ctrl-C (SIGINT) or SIGTERM. Data lives under
-``var/`` (SQLite files in var/data, mail in var/mail, logs in var/log), so a second run finds
-it intact. The e2e tests start the same stack on free ports through :class:`Stack`.
+Waits until every service reports SERVING, seeds the demo organization (a Google READ_WRITE, a
+Microsoft FREE_BUSY and a NO_ACCESS domain, SuccessFactors and Graph directories, Zoom; found again,
+not duplicated, on a second run; ``--no-demo`` skips it), prints addresses, the service token, the
+demo's org unit id and grpcurl commands against it, and stops every process cleanly on Ctrl-C
+(SIGINT) or SIGTERM. Data lives under ``var/`` (SQLite files in var/data, mail in var/mail, logs in
+var/log, the tokens the sandbox issued in var/sandbox), so a second run finds it intact. The e2e
+tests start the same stack on free ports through :class:`Stack`.
+
+``RENDEZVOUS_TARGET`` picks what the e2e tests drive (:func:`target`, :meth:`Stack.for_target`):
+
+* ``local`` (default): this stack, started as processes on free ports for the tests;
+* ``compose``: the topology ``docker compose up`` already runs, on its published ports (services
+  50051–50054, identity HTTP 8054, sandbox 8060, booking SMTP 2525, Mailpit 8025 for reading mail).
+  Nothing is started or stopped; the tests only talk to it.
 """
 
 from __future__ import annotations
@@ -13,12 +23,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shlex
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import grpc
@@ -26,6 +39,10 @@ import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from kit.settings import DEV_SERVICE_TOKEN
+from rendezvous_client import Addresses, Rendezvous
+from scripts import demo_org
+from scripts.demo_org import DemoOrg
+from scripts.mail_reader import EmlDirectory, MailpitApi, MailReader
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICES = {  # name -> (default gRPC port, full gRPC service name)
@@ -36,6 +53,22 @@ SERVICES = {  # name -> (default gRPC port, full gRPC service name)
 }
 
 
+TARGET_ENV = "RENDEZVOUS_TARGET"
+TARGETS = ("local", "compose")
+#: Published ports of docker-compose.yml (the compose target).
+COMPOSE_PORTS = {"identity_http": 8054, "sandbox": 8060, "inbound_smtp": 2525, "smtp": 1025, "mailpit": 8025}
+#: Where the services inside compose reach the sandbox; URLs they hand out for a browser name it.
+COMPOSE_SANDBOX_URL = "http://sandbox:8060"
+
+
+def target(environ: Mapping[str, str] | None = None) -> str:
+    """``local`` or ``compose``, from ``RENDEZVOUS_TARGET`` (default ``local``)."""
+    value = (os.environ if environ is None else environ).get(TARGET_ENV, "").strip().lower() or "local"
+    if value not in TARGETS:
+        raise ValueError(f"{TARGET_ENV}={value!r}: expected one of {', '.join(TARGETS)}")
+    return value
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -44,7 +77,11 @@ def free_port() -> int:
 
 @dataclass
 class Stack:
-    """Ports and paths of one stack; ``start()`` launches it, ``stop()`` ends it."""
+    """Ports and paths of one stack; ``start()`` launches it, ``stop()`` ends it.
+
+    A ``compose`` stack (:meth:`compose`) describes the containers' published ports instead:
+    ``start()`` and ``stop()`` do nothing there, mail is read from Mailpit's API.
+    """
 
     var_dir: Path = ROOT / "var"
     token: str = DEV_SERVICE_TOKEN
@@ -56,6 +93,35 @@ class Stack:
     extra_env: dict[str, str] = field(default_factory=dict)
     database_urls: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    target: str = "local"
+    mailpit_url: str = ""
+    internal_sandbox_url: str = ""
+
+    @classmethod
+    def for_target(cls, var_dir: Path, environ: Mapping[str, str] | None = None) -> Stack:
+        """What ``RENDEZVOUS_TARGET`` asks for: a local stack on free ports, or the compose one."""
+        if target(environ) == "compose":
+            return cls.compose(var_dir, environ)
+        return cls.on_free_ports(var_dir)
+
+    @classmethod
+    def compose(cls, var_dir: Path = ROOT / "var", environ: Mapping[str, str] | None = None, **kw: object) -> Stack:
+        """The running ``docker compose`` topology on its published ports (``kw`` overrides them)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {
+            "var_dir": var_dir,
+            "token": env.get("RENDEZVOUS_SERVICE_TOKEN") or DEV_SERVICE_TOKEN,
+            "sandbox_port": COMPOSE_PORTS["sandbox"],
+            "smtp_port": COMPOSE_PORTS["smtp"],
+            "identity_http_port": COMPOSE_PORTS["identity_http"],
+            "inbound_smtp_port": COMPOSE_PORTS["inbound_smtp"],
+            "ports": {n: p for n, (p, _) in SERVICES.items()},
+            "target": "compose",
+            "mailpit_url": f"http://127.0.0.1:{COMPOSE_PORTS['mailpit']}",
+            "internal_sandbox_url": COMPOSE_SANDBOX_URL,
+        }
+        values.update(kw)
+        return cls(**values)  # type: ignore[arg-type]
 
     @classmethod
     def on_free_ports(cls, var_dir: Path, **kw: object) -> Stack:
@@ -73,8 +139,29 @@ class Stack:
     def sandbox_url(self) -> str:
         return f"http://127.0.0.1:{self.sandbox_port}"
 
+    @property
+    def identity_url(self) -> str:
+        """Identity's public HTTP base URL (OAuth callback, confirmation links)."""
+        return f"http://127.0.0.1:{self.identity_http_port}"
+
     def address(self, service: str) -> str:
         return f"127.0.0.1:{self.ports[service]}"
+
+    def mail(self) -> MailReader:
+        """The mail the stack sent: the sink's .eml directory, or Mailpit's API under compose."""
+        if self.target == "compose":
+            return MailpitApi(self.mailpit_url)
+        return EmlDirectory(self.var_dir / "mail")
+
+    def browser_url(self, url: str) -> str:
+        """``url`` as a browser on this machine opens it.
+
+        Inside compose the services reach the sandbox as ``http://sandbox:8060``, so the provider
+        authorization URLs they hand out name that host; from here it is the published port.
+        """
+        if self.internal_sandbox_url and url.startswith(self.internal_sandbox_url + "/"):
+            return self.sandbox_url + url[len(self.internal_sandbox_url):]
+        return url
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -85,7 +172,7 @@ class Stack:
             RENDEZVOUS_SMTP_HOST="127.0.0.1",
             RENDEZVOUS_SMTP_PORT=str(self.smtp_port),
             RENDEZVOUS_IDENTITY_HTTP_PORT=str(self.identity_http_port),
-            RENDEZVOUS_IDENTITY_PUBLIC_URL=f"http://127.0.0.1:{self.identity_http_port}",
+            RENDEZVOUS_IDENTITY_PUBLIC_URL=self.identity_url,
             RENDEZVOUS_BOOKING_SMTP_PORT=str(self.inbound_smtp_port),
         )
         for name in SERVICES:
@@ -102,15 +189,20 @@ class Stack:
         log_dir.mkdir(parents=True, exist_ok=True)
         with open(log_dir / f"{name}.log", "ab") as out:  # the child keeps its own copy of the descriptor
             self.procs[name] = subprocess.Popen(
-                [sys.executable, *args], cwd=ROOT, env=self.env(), stdout=out, stderr=subprocess.STDOUT
+                [sys.executable, *args], cwd=ROOT, env=self.env(), stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C reaches only this supervisor, which stops the children in order
             )
 
     def start(self) -> None:
+        if self.target == "compose":
+            return  # `docker compose up` runs it; the tests only talk to it
         (self.var_dir / "data").mkdir(parents=True, exist_ok=True)
         fixtures = ROOT / "libs" / "sandbox" / "fixtures" / "demo"
         self._spawn(
             "sandbox",
-            ["-m", "sandbox", "--host", "127.0.0.1", "--port", str(self.sandbox_port), "--fixture-dir", str(fixtures)],
+            ["-m", "sandbox", "--host", "127.0.0.1", "--port", str(self.sandbox_port), "--fixture-dir", str(fixtures),
+             # identity keeps the tokens it stored: the restarted sandbox must still honour them
+             "--token-file", str(self.var_dir / "sandbox" / "tokens.json")],
         )
         self._spawn(
             "mailsink",
@@ -120,19 +212,23 @@ class Stack:
             self._spawn(name, ["-m", f"services.{name}"])
 
     async def wait_ready(self, timeout: float = 60.0) -> None:
-        """Until the sandbox answers and every service's health check says SERVING."""
+        """Until the sandbox (and Mailpit, under compose) answers and every service's health check says SERVING."""
         deadline = time.monotonic() + timeout
+        http_checks = {"sandbox": f"{self.sandbox_url}/_admin/health"}
+        if self.mailpit_url:
+            http_checks["mailpit"] = f"{self.mailpit_url}/api/v1/messages?limit=1"
         async with httpx.AsyncClient() as http:
-            while True:
-                self._check_alive()
-                try:
-                    if (await http.get(f"{self.sandbox_url}/_admin/health", timeout=1)).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise TimeoutError("the sandbox did not come up; see var/log/sandbox.log")
-                await asyncio.sleep(0.2)
+            for name, url in http_checks.items():
+                while True:
+                    self._check_alive()
+                    try:
+                        if (await http.get(url, timeout=1)).status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"the {name} did not come up; see {self._log_hint(name)}")
+                    await asyncio.sleep(0.2)
         for name, (_, service_name) in SERVICES.items():
             async with grpc.aio.insecure_channel(self.address(name)) as channel:
                 stub = health_pb2_grpc.HealthStub(channel)
@@ -145,8 +241,13 @@ class Stack:
                     except grpc.aio.AioRpcError:
                         pass
                     if time.monotonic() > deadline:
-                        raise TimeoutError(f"{name} did not report SERVING; see {self.var_dir}/log/{name}.log")
+                        raise TimeoutError(f"{name} did not report SERVING; see {self._log_hint(name)}")
                     await asyncio.sleep(0.2)
+
+    def _log_hint(self, name: str) -> str:
+        if self.target == "compose":
+            return f"`docker compose logs {name}` (is `make compose-up` running?)"
+        return f"{self.var_dir}/log/{name}.log"
 
     def _check_alive(self) -> None:
         for name, proc in self.procs.items():
@@ -154,7 +255,7 @@ class Stack:
                 raise RuntimeError(f"{name} exited with {proc.returncode}; see {self.var_dir}/log/{name}.log")
 
     def stop(self, timeout: float = 30.0) -> dict[str, int | None]:
-        """SIGTERM every process (services first), wait, and return their exit codes."""
+        """SIGTERM every process (services first), wait, and return their exit codes ({} for compose)."""
         order = [*SERVICES, "mailsink", "sandbox"]
         for name in order:
             proc = self.procs.get(name)
@@ -174,7 +275,7 @@ class Stack:
         return codes
 
 
-def _banner(stack: Stack) -> str:
+def _banner(stack: Stack, demo: DemoOrg | None = None) -> str:
     grpcurl = ROOT / ".venv" / "bin" / "grpcurl"
     auth = f"-H 'authorization: Bearer {stack.token}'"
     lines = [
@@ -190,6 +291,7 @@ def _banner(stack: Stack) -> str:
         "",
         f"  service token: {stack.token}",
         "",
+        *(_demo_lines(stack, demo, str(grpcurl)) if demo else []),
         "Try:",
         f"  {grpcurl} -plaintext {stack.address('directory')} list",
         f"  {grpcurl} -plaintext {stack.address('directory')} grpc.health.v1.Health/Check",
@@ -201,10 +303,33 @@ def _banner(stack: Stack) -> str:
     return "\n".join(lines)
 
 
+def _demo_lines(stack: Stack, demo: DemoOrg, grpcurl: str) -> list[str]:
+    """The seeded demo organization and calls to paste against it."""
+    lines = [
+        f"Demo organization {demo_org.UNIT_NAME!r}: org_unit_id {demo.org_unit_id}",
+        f"  {demo_org.GOOGLE_DOMAIN} Google READ_WRITE, {demo_org.MICROSOFT_DOMAIN} Microsoft FREE_BUSY, "
+        f"{demo_org.NO_ACCESS_DOMAIN} NO_ACCESS (SuccessFactors directory), Zoom",
+        "",
+    ]
+    for title, service, method, body in demo_org.demo_calls(demo.org_unit_id, demo_org.next_wednesday(date.today())):
+        argv = demo_org.grpcurl_command(grpcurl, stack.address(service), stack.token, method, body)
+        lines += [f"  # {title}", f"  {shlex.join(argv)}", ""]
+    return lines
+
+
+async def seed_demo(stack: Stack, log: Callable[[str], None] = lambda _: None) -> DemoOrg:
+    """The demo organization on ``stack`` (found or made; see scripts/demo_org.py)."""
+    addresses = Addresses(**{name: stack.address(name) for name in SERVICES})
+    async with Rendezvous(addresses, stack.token) as rdv:
+        return await demo_org.seed_demo(rdv, demo_org.Browser(stack.browser_url), log)
+
+
 async def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the local Rendezvous stack until Ctrl-C.")
     parser.add_argument("--var-dir", type=Path, default=ROOT / "var", help="data, mail and logs (default: var/)")
     parser.add_argument("--free-ports", action="store_true", help="pick free ports instead of the documented ones")
+    parser.add_argument("--demo", action=argparse.BooleanOptionalAction, default=True,
+                        help="seed the demo organization and print calls to try against it (default: on)")
     args = parser.parse_args(argv)
     stack = Stack.on_free_ports(args.var_dir) if args.free_ports else Stack(var_dir=args.var_dir)
     stop = asyncio.Event()
@@ -214,7 +339,13 @@ async def _main(argv: list[str] | None = None) -> int:
     stack.start()
     try:
         await stack.wait_ready()
-        print(_banner(stack), flush=True)
+        demo = None
+        if args.demo:
+            try:
+                demo = await seed_demo(stack, lambda line: print(f"demo: {line}", flush=True))
+            except Exception as exc:  # the stack stays useful without the demo: say why and go on
+                print(f"the demo organization could not be seeded: {exc}", file=sys.stderr, flush=True)
+        print(_banner(stack, demo), flush=True)
         while not stop.is_set():
             stack._check_alive()
             try:

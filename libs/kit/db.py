@@ -42,8 +42,17 @@ def is_postgres(url: str) -> bool:
     return make_url(url).get_backend_name() == "postgresql"
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """An async engine; for SQLite also the directory, WAL, foreign keys and a busy timeout."""
+def create_engine(url: str, *, echo: bool = False, pool_pre_ping: bool = True) -> AsyncEngine:
+    """An async engine; for SQLite also the directory, WAL, foreign keys and a busy timeout.
+
+    ``pool_pre_ping`` (PostgreSQL; the safe default) checks a pooled connection each time it is
+    taken, so one the server or the network dropped while idle is replaced instead of failing the
+    unit of work. With asyncpg that check is three round trips (``BEGIN``, ``;``, ``ROLLBACK``) per
+    unit of work. Without it, the first use of a dropped connection fails (DATABASE_UNAVAILABLE)
+    and SQLAlchemy then replaces every connection pooled before the failure: worth it only where
+    nothing between the service and PostgreSQL closes idle connections (``ServiceSettings.
+    database_pool_pre_ping``).
+    """
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"echo": echo}
     if parsed.get_backend_name() == "sqlite":
@@ -51,7 +60,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": 30}
     else:
-        kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=pool_pre_ping)
     engine = create_async_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

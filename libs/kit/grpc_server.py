@@ -52,7 +52,10 @@ class KitServer:
         if interceptors:
             chain.extend(telemetry.server_interceptors())
             token = settings.service_token if settings.auth_enabled else None
-            chain.append(KitInterceptor(error_domain, token=token, access_log=settings.access_log))
+            traced = settings.service_name if telemetry.tracing_on() else None
+            chain.append(
+                KitInterceptor(error_domain, token=token, access_log=settings.access_log, traced_service=traced)
+            )
         self._interceptors = chain
         self.server: grpc.aio.Server
         self.health = HealthServicer()

@@ -5,23 +5,38 @@ from __future__ import annotations
 
 import hmac
 import logging
+import os
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
 from grpc.aio import AbortError
+from opentelemetry import trace
 
 from kit import errors
 from kit.context import request_id_var
 from kit.grpc_errors import status_code_for, to_status
+from kit.telemetry import SERVICE_ATTRIBUTE
 
 log = logging.getLogger("rendezvous.access")
 errlog = logging.getLogger("rendezvous.errors")
 
 EXEMPT_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 REQUEST_ID_KEY = "x-request-id"
+
+
+def _new_request_id() -> str:
+    """32 random hex digits, as ``uuid.uuid4().hex`` gave, from the same source (``os.urandom``), a third the cost."""
+    return os.urandom(16).hex()
+
+
+def _log_access(method: str, code: str, started: float) -> None:
+    """``log.info("rpc", extra=…)`` without the stack walk ``Logger.info`` makes to find its caller
+    (always this function; the JSON log does not print it) — a measurable share of a small RPC."""
+    if log.isEnabledFor(logging.INFO):
+        extra = {"method": method, "code": code, "ms": round((time.perf_counter() - started) * 1000, 3)}
+        log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, "rpc", (), None, "_log_access", extra))
 
 
 def _metadata_value(details: grpc.HandlerCallDetails, key: str) -> str | None:
@@ -58,12 +73,17 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
     coroutine per call, and the kit must keep most of a bare server's throughput.
     Authentication runs first (before the handler is looked up); health checking and
     reflection are exempt so probes and ``grpcurl list`` work without the token.
+    ``traced_service`` (set by the server only when tracing is on) is written on the current
+    server span as ``rendezvous.service``.
     """
 
-    def __init__(self, domain: str, *, token: str | None, access_log: bool = True) -> None:
+    def __init__(
+        self, domain: str, *, token: str | None, access_log: bool = True, traced_service: str | None = None
+    ) -> None:
         self._domain = domain
         self._token = token.encode() if token is not None else None
         self._access_log = access_log
+        self._traced_service = traced_service
 
     async def intercept_service(
         self,
@@ -84,9 +104,12 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
         behavior = handler.unary_unary
         domain = self._domain
         access_log = self._access_log
+        traced_service = self._traced_service
 
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            request_id = incoming_id or uuid.uuid4().hex
+            if traced_service is not None:  # runs inside the OpenTelemetry server span
+                trace.get_current_span().set_attribute(SERVICE_ATTRIBUTE, traced_service)
+            request_id = incoming_id or _new_request_id()
             token = request_id_var.set(request_id)
             started = time.perf_counter()
             code = "OK"
@@ -111,10 +134,7 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
                 )
             finally:
                 if access_log:
-                    log.info(
-                        "rpc",
-                        extra={"method": method, "code": code, "ms": round((time.perf_counter() - started) * 1000, 3)},
-                    )
+                    _log_access(method, code, started)
                 request_id_var.reset(token)
 
         return grpc.unary_unary_rpc_method_handler(

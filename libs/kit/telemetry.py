@@ -3,6 +3,18 @@
 Off by default. The standard variables decide: ``OTEL_TRACES_EXPORTER`` (``otlp``,
 ``console`` or ``none``), ``OTEL_EXPORTER_OTLP_ENDPOINT``, ``OTEL_SERVICE_NAME``. Tests pass
 their own exporter (an in-memory one) to :func:`setup_tracing`.
+
+What is traced, once :func:`setup_tracing` has run:
+
+* gRPC: every ``grpc.aio`` channel created afterwards (client spans, trace context sent in the
+  metadata) and every :class:`~kit.grpc_server.KitServer` (server spans, continuing the caller's
+  trace). The server span carries ``rendezvous.service`` (the serving service's name), so spans
+  stay attributable when several services share one process and one ``service.name`` resource
+  (the in-process trace test): a span belongs to the service of its nearest server ancestor.
+* httpx: every request through ``httpx.AsyncHTTPTransport`` (the provider clients), whenever the
+  client was created: the instrumentation wraps the transport class, not the client.
+* SQLAlchemy: every engine made by :func:`kit.db.create_engine` afterwards (one span per
+  statement).
 """
 
 from __future__ import annotations
@@ -22,6 +34,14 @@ from opentelemetry.sdk.trace.export import (
 )
 
 _provider: TracerProvider | None = None
+
+#: Attribute of a server span naming the Rendezvous service that served the call.
+SERVICE_ATTRIBUTE = "rendezvous.service"
+
+
+def tracing_on() -> bool:
+    """Whether :func:`setup_tracing` installed a provider in this process."""
+    return _provider is not None
 
 
 def tracing_enabled(environ: Mapping[str, str] | None = None) -> bool:
@@ -88,12 +108,27 @@ def server_interceptors() -> list[Any]:
 
 
 def instrument_engine(engine: Any) -> None:
-    """Trace the SQL statements of an (async) SQLAlchemy engine when tracing is on."""
+    """Trace the SQL statements of an (async) SQLAlchemy engine when tracing is on.
+
+    The engine tracer of opentelemetry-instrumentation-sqlalchemy is attached directly, per
+    engine: ``SQLAlchemyInstrumentor().instrument(engine=…)`` is a process-wide singleton that
+    ignores every engine after the first (a service's second engine, or other services' engines
+    in one process) and refuses to do anything at all for SQLAlchemy 2.1, which is outside the
+    version range it declares although its event listeners work unchanged.
+    """
     if _provider is None:
         return
-    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+    from opentelemetry import metrics
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+    from opentelemetry.instrumentation.sqlalchemy.version import __version__
 
-    SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine)
+    scope = "opentelemetry.instrumentation.sqlalchemy"  # the scope the instrumentor itself would use
+    tracer = trace.get_tracer(scope, __version__)
+    usage = metrics.get_meter(scope, __version__).create_up_down_counter(
+        name="db.client.connections.usage", unit="connections",
+        description="The number of connections that are currently in state described by the state attribute.",
+    )  # fmt: skip
+    EngineTracer(tracer, engine.sync_engine, usage)
 
 
 def shutdown_tracing() -> None:

@@ -160,6 +160,17 @@ class TokenStore:
         self._grants.clear()
         self._families.clear()
 
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Every grant as JSON-able data, oldest first (see :meth:`restore`)."""
+        return [g.as_json() for g in self._grants.values()]
+
+    def restore(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Add the grants of a :meth:`snapshot` (a restarted sandbox honours what it issued before)."""
+        for row in rows:
+            grant = Grant(**{**row, "scopes": frozenset(row.get("scopes", ()))})
+            self._grants[grant.token] = grant
+            self._families.setdefault(grant.family or grant.token, []).append(grant.token)
+
 
 # --------------------------------------------------------------------------------------------- faults
 FAULT_KINDS = ("latency", "status", "timeout", "revoke")

@@ -71,7 +71,7 @@ async def bootstrap(
     """Build the service; every outbound port may be replaced (tests pass fakes or stand-ins)."""
     if migrate:
         await upgrade(MIGRATIONS, settings.database_url)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, pool_pre_ping=settings.database_pool_pre_ping)
     sessions = session_factory(engine)
     closers: list[Callable[[], Awaitable[None]]] = []
     channels: list[grpc.aio.Channel] = []

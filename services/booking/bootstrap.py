@@ -90,7 +90,7 @@ async def bootstrap(
     """Build the service; every outbound port may be replaced (tests, benchmarks)."""
     if migrate:
         await upgrade(MIGRATIONS, settings.database_url)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, pool_pre_ping=settings.database_pool_pre_ping)
     if is_sqlite(settings.database_url):
         serialize_sqlite_writes(engine)
     sessions = session_factory(engine)
@@ -135,7 +135,7 @@ async def bootstrap(
         ),
     )
     work = ProviderWork(deps)
-    outbox = SqlOutboxRepository(sessions, postgres=postgres)
+    outbox = SqlOutboxRepository(sessions, postgres=postgres, settlement_connections=settings.outbox_connections)
     dispatcher = worker = inbound = None
     if settings.workers_enabled:
         dispatcher = OutboxDispatcher(
@@ -168,6 +168,7 @@ async def bootstrap(
             await dispatcher.stop()
         if worker is not None:
             await worker.stop()
+        await outbox.close()
         for close in closers:
             await close()
         await http.aclose()

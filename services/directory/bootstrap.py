@@ -94,7 +94,7 @@ async def bootstrap(
         await upgrade(MIGRATIONS, settings.database_url)
     clock = clock or SystemClock()
     ids = ids or UuidGenerator()
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, pool_pre_ping=settings.database_pool_pre_ping)
     if is_postgres(settings.database_url):
         plan_each_query(engine)
     sessions = session_factory(engine)

@@ -121,7 +121,7 @@ async def bootstrap(
     clock = clock or SystemClock()
     ids = ids or UuidGenerator()
     keyring = Keyring(keys)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, pool_pre_ping=settings.database_pool_pre_ping)
     sessions = session_factory(engine)
 
     def uow() -> IdentityUnitOfWork:
@@ -211,7 +211,7 @@ async def rotate_keys(settings: IdentitySettings) -> int:
     """Re-encrypt every stored secret with the current key (a one-off maintenance run)."""
     keyring = Keyring(parse_keys(settings.encryption_keys))
     await upgrade(MIGRATIONS, settings.database_url)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, pool_pre_ping=settings.database_pool_pre_ping)
     sessions = session_factory(engine)
     try:
         return await KeyRotation(lambda: IdentityUnitOfWork(sessions, keyring)).run()

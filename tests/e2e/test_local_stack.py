@@ -1,5 +1,5 @@
-"""The local stack driven with the real grpcurl binary: list, describe, health, calls with and
-without the service token, a clean stop and a restart that finds its data."""
+"""The stack driven with the real grpcurl binary: list, describe, health, calls with and without the
+service token, and (on the local target only) a clean stop and a restart that finds its data."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 from scripts.devstack import SERVICES, Stack
 
+from .conftest import local_only
 from .grpcurl import grpcurl
 
 pytestmark = pytest.mark.e2e
@@ -62,6 +63,7 @@ def test_a_mapped_domain_error_shows_its_code_and_message(stack):
     assert "no-such-unit" in result.stderr
 
 
+@local_only
 def test_every_process_stops_cleanly_and_a_restart_finds_the_data(tmp_path):
     first = Stack.on_free_ports(tmp_path)
     first.start()

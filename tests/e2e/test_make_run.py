@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -11,14 +12,18 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import local_only
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
 
 
+@local_only
 def test_the_local_stack_prints_its_addresses_and_stops_cleanly_on_ctrl_c(tmp_path):
     env = dict(os.environ, PYTHONPATH=f"{ROOT / 'libs'}{os.pathsep}{ROOT}")
     proc = subprocess.Popen([sys.executable, "-m", "scripts.devstack", "--var-dir", str(tmp_path), "--free-ports"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
     lines: list[str] = []
     try:
         deadline = time.monotonic() + 120
@@ -33,9 +38,11 @@ def test_the_local_stack_prints_its_addresses_and_stops_cleanly_on_ctrl_c(tmp_pa
         banner = "".join(lines)
         assert "Rendezvous is running" in banner, banner
         assert "service token: rendezvous-local-dev-token" in banner
+        assert re.search(r"Demo organization .*: org_unit_id \w+", banner), banner  # seeded before the banner
+        assert "QueryAvailability" in banner and "CreateBooking" in banner
         for name in ("identity", "directory", "availability", "booking", "sandbox", "mail sink"):
             assert name in banner
-        proc.send_signal(signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole foreground group
         rest, _ = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:

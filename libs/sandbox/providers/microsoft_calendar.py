@@ -87,7 +87,7 @@ def make_get_schedule(sandbox: Sandbox) -> Any:
 
     @route("microsoft.getSchedule", NAME)
     async def get_schedule(request: web.Request) -> web.StreamResponse:
-        found = _caller_and_user(request, sandbox, CAL_READ, CAL_OTHERS)
+        found = _room_path(request, sandbox) or _caller_and_user(request, sandbox, CAL_READ, CAL_OTHERS)
         if isinstance(found, web.Response):
             return found
         caller, _user, state = found
@@ -120,6 +120,21 @@ def make_get_schedule(sandbox: Sandbox) -> Any:
         return json_response(doc, headers=headers)
 
     return get_schedule
+
+
+def _room_path(request: web.Request, sandbox: Sandbox) -> tuple[Caller, None, State] | web.Response | None:
+    """An application token asking through a room mailbox (``/users/room@…/calendar/getSchedule``):
+    in Entra a room mailbox is a (disabled) user object, so Graph accepts it in the path. None when
+    the path names no room of the caller's tenant (the ordinary user checks apply)."""
+    key = request.match_info.get("user")
+    caller = authenticate(request, sandbox)
+    if key is None or isinstance(caller, web.Response) or caller.user is not None:
+        return None
+    state: State = sandbox.state[NAME]
+    mailbox = state.mailbox(key, caller.tenant.id)
+    if mailbox is None or mailbox[0] != "room":
+        return None
+    return (caller, None, state) if caller.allowed(CAL_READ) else deny(request)
 
 
 def _check_schedule_request(

@@ -12,9 +12,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.directory.adapters.sql_common import aware, chunks, guarded, rowcount
+from services.directory.adapters.sql_common import aware, chunks, guarded
 from services.directory.adapters.tables import accounts, conferencing_links, rooms, served_domains
 from services.directory.domain.model import Account, AccountSource, AccountState, Room
 from services.directory.ports import AccountKey, ConferencingLink, StateChange
@@ -316,14 +318,15 @@ class SqlConferencingLinks:
         return {r.conferencing_connection_id: link_from_row(r) for r in (await self._s.execute(query)).all()}
 
     async def put(self, link: ConferencingLink) -> None:
+        """Insert or replace in one statement: concurrent resolves of one email (availability and
+        booking ask at once) both store their answer instead of one failing on the primary key."""
         t = conferencing_links
-        key = (t.c.conferencing_connection_id == link.conferencing_connection_id) & (t.c.email == link.email)
         values = {"external_user_id": link.external_user_id, "resolve_time": link.resolve_time}
-        result = await self._s.execute(update(t).where(key).values(**values))
-        if not rowcount(result):
-            await self._s.execute(
-                insert(t).values(conferencing_connection_id=link.conferencing_connection_id, email=link.email, **values)
-            )
+        make_insert = postgresql_insert if self._s.get_bind().dialect.name == "postgresql" else sqlite_insert
+        statement = make_insert(t).values(conferencing_connection_id=link.conferencing_connection_id,
+                                          email=link.email, **values)  # fmt: skip
+        await self._s.execute(statement.on_conflict_do_update(
+            index_elements=[t.c.conferencing_connection_id, t.c.email], set_=values))  # fmt: skip
 
 
 def link_from_row(row: Any) -> ConferencingLink:

@@ -1,32 +1,40 @@
-"""The ResolveAccount fast path: one indexed query for account, calendar route and room (plus one for
-conferencing links, only when the unit has an ACTIVE conferencing connection). No ORM session and no
-unit of work.
+"""The ResolveAccount fast path: ONE indexed query answers everything — account, calendar route,
+room, and the unit's ACTIVE conferencing connections with their stored links for the email (one row
+per conferencing connection, the other parts repeated; one row when there is none). No ORM session,
+no unit of work, no cached answer: every call reads the current rows, so a disconnected connection
+stops routing on every replica at once.
 
-* PostgreSQL: the same statements compiled once to SQL text, run on asyncpg's own small pool (no
-  transaction, statements prepared once per connection): half the cost of SQLAlchemy's async layer.
-  These two reads are not traced as SQL spans (the RPC around them is).
-* SQLite (the embedded default): the same statements compiled once to SQL text and run on a read-only
+* PostgreSQL: the statement compiled once to SQL text, run on a few asyncpg connections of its own
+  (:mod:`kit.pg`: no transaction, prepared once per connection, no pre-ping and nothing reset
+  between calls): one round trip per ResolveAccount. This read is not traced as an SQL span (the
+  RPC around it is).
+* SQLite (the embedded default): the same statement compiled once to SQL text and run on a read-only
   ``sqlite3`` connection in the event loop's thread. An indexed read of a local file takes tens of
   microseconds, far less than handing each call to aiosqlite's worker thread and back; in WAL mode a
   reader never waits for the writer. Should SQLite still report the database busy, the call goes
   through the async engine instead.
+
+Rows are taken apart by position (each table's columns are one slice of the row), converted only
+where the part is present; calendar connections (few, and the same for every account of a domain)
+are converted once per distinct row content and remembered — keyed by every column, so any change
+to the row is a new key.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
+from collections import namedtuple
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any
 
-import asyncpg
-from sqlalchemy import Table, and_, bindparam, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import and_, bindparam, select
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kit.pg import DriverConnections, DriverStatement
 from services.directory.adapters.sql_accounts import account_from_row, link_from_row, room_from_row
 from services.directory.adapters.sql_connections import calendar_from_row, conferencing_from_row
 from services.directory.adapters.tables import (
@@ -38,101 +46,131 @@ from services.directory.adapters.tables import (
     rooms,
     served_domains,
 )
-from services.directory.domain.model import CalendarConnection, ConnectionState
-from services.directory.ports import Resolution
+from services.directory.domain.model import CalendarConnection, ConferencingConnection, ConnectionState
+from services.directory.ports import ConferencingLink, Resolution
 
 _A, _C, _R = accounts.alias("a"), calendar_connections.alias("c"), rooms.alias("r")
-_SD = served_domains.alias("sd")
+_SD, _K, _L = served_domains.alias("sd"), conferencing_connections.alias("k"), conferencing_links.alias("l")
 _ACTIVE = ConnectionState.ACTIVE.value
+
+#: The parts of a row, in order: label prefix and (aliased) table.
+_PARTS: tuple[tuple[str, Any], ...] = (("a_", _A), ("c_", _C), ("r_", _R), ("k_", _K), ("l_", _L))
 
 
 def _labelled(table: Any, prefix: str) -> list[Any]:
     return [column.label(f"{prefix}{column.name}") for column in table.c]
 
 
-_CONFERENCING_COUNT = (
-    select(func.count())
-    .where(conferencing_connections.c.org_unit_id == bindparam("unit"), conferencing_connections.c.state == _ACTIVE)
-    .scalar_subquery()
-)
-
+#: Everything in one statement. No ORDER BY: the conferencing connections (a few rows) are put in
+#: order (create_time, id) in Python, as a sort costs SQLite a temporary B-tree on every call.
 RESOLVE = (
     select(
         org_units.c.id,
-        _CONFERENCING_COUNT.label("conferencing_count"),
         _SD.c.calendar_connection_id.label("route_id"),
-        *_labelled(_A, "a_"),
-        *_labelled(_C, "c_"),
-        *_labelled(_R, "r_"),
+        *(column for prefix, table in _PARTS for column in _labelled(table, prefix)),
     )
     .select_from(org_units)
     .outerjoin(_A, and_(_A.c.org_unit_id == org_units.c.id, _A.c.email == bindparam("email")))
     .outerjoin(_SD, and_(_SD.c.org_unit_id == org_units.c.id, _SD.c.domain == bindparam("domain")))
     .outerjoin(_C, _C.c.id == _SD.c.calendar_connection_id)
     .outerjoin(_R, and_(_R.c.org_unit_id == org_units.c.id, _R.c.email == bindparam("email")))
+    .outerjoin(_K, and_(_K.c.org_unit_id == org_units.c.id, _K.c.state == _ACTIVE))
+    .outerjoin(_L, and_(_L.c.conferencing_connection_id == _K.c.id, _L.c.email == bindparam("email")))
     .where(org_units.c.id == bindparam("unit"))
 )
 
-CONFERENCING = (
-    select(*_labelled(conferencing_connections, ""), *_labelled(conferencing_links, "l_"))
-    .outerjoin(
-        conferencing_links,
-        and_(
-            conferencing_links.c.conferencing_connection_id == conferencing_connections.c.id,
-            conferencing_links.c.email == bindparam("email"),
-        ),
-    )
-    .where(conferencing_connections.c.org_unit_id == bindparam("unit"), conferencing_connections.c.state == _ACTIVE)
-    .order_by(conferencing_connections.c.create_time, conferencing_connections.c.id)
-)
-
-_TIMES = frozenset(c.name for t in (accounts, calendar_connections, rooms, conferencing_connections, conferencing_links)
-                   for c in t.c if c.name.endswith("_time"))  # fmt: skip
+_ROUTE = 1  # position of route_id; each part's columns follow in _PARTS order
+_TIMES = frozenset(c.name for _, t in _PARTS for c in t.c if c.name.endswith("_time"))
 
 
-_NAMES = {t.name: tuple(c.name for c in t.c) for t in (accounts, calendar_connections, rooms, conferencing_connections,
-                                                        conferencing_links)}  # fmt: skip
+def _utc(value: str) -> datetime:
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
-def _part(row: Any, table: Table, prefix: str) -> SimpleNamespace:
-    return SimpleNamespace(**{name: row[prefix + name] for name in _NAMES[table.name]})
+def _sqlite_converter(name: str) -> Callable[[Any], Any] | None:
+    """What SQLAlchemy's SQLite types would do to this column: times become aware datetimes, flags bools."""
+    if name in _TIMES:
+        return _utc
+    return bool if name == "revoke_pending" else None
 
 
-def _resolution(row: Any, conferencing_rows: list[Any]) -> Resolution:
-    """Domain objects from rows as mappings (column label → value)."""
-    account = account_from_row(_part(row, accounts, "a_")) if row["a_id"] is not None else None
-    calendar = calendar_from_row(_part(row, calendar_connections, "c_")) if row["c_id"] is not None else None
-    room = None
-    if row["r_id"] is not None:
-        room_row = _part(row, rooms, "r_")
-        room_row.calendar_connection_id = row["route_id"]
-        room = room_from_row(room_row)
-    connections, links = [], {}
-    for r in conferencing_rows:
-        connection = conferencing_from_row(_part(r, conferencing_connections, ""))
-        connections.append(connection)
-        if r["l_email"] is not None:
-            links[connection.id] = link_from_row(_part(r, conferencing_links, "l_"))
-    return Resolution(account, calendar, room, connections, links)
+class _Slice:
+    """One table's columns in a row: where they are, and a named tuple to read them by name (what
+    the ``*_from_row`` functions take), with the SQLite conversions when the driver is raw sqlite3."""
+
+    def __init__(self, start: int, table: Any, convert: bool) -> None:
+        names = [c.name for c in table.c]
+        self.start, self.stop = start, start + len(names)
+        self.make: Callable[[list[Any]], Any] = namedtuple(f"{table.element.name}_row", names)._make  # type: ignore[attr-defined]
+        converters = [_sqlite_converter(n) for n in names] if convert else []
+        self.converters = [(i, f) for i, f in enumerate(converters) if f is not None]
+
+    def values(self, row: Sequence[Any]) -> list[Any]:
+        values = list(row[self.start : self.stop])
+        for i, convert in self.converters:
+            if values[i] is not None:
+                values[i] = convert(values[i])
+        return values
+
+    def read(self, row: Sequence[Any]) -> Any:
+        return self.make(self.values(row))
+
+
+class _Decoder:
+    """Rows of :data:`RESOLVE` (plain sequences: sqlite3 tuples, asyncpg records, SQLAlchemy rows)
+    → a :class:`Resolution`."""
+
+    def __init__(self, *, convert: bool) -> None:
+        start = _ROUTE + 1
+        slices = []
+        for _, table in _PARTS:
+            slices.append(_Slice(start, table, convert))
+            start += len(table.c)
+        assert start == len(RESOLVE.selected_columns)
+        self._account, self._calendar, self._room, self._conferencing, self._link = slices
+        self._calendars: dict[tuple[Any, ...], CalendarConnection] = {}
+
+    def resolution(self, rows: Sequence[Sequence[Any]]) -> Resolution | None:
+        if not rows:
+            return None
+        first = rows[0]
+        a, c, r, k, l_ = self._account, self._calendar, self._room, self._conferencing, self._link
+        account = account_from_row(a.read(first)) if first[a.start] is not None else None
+        calendar = None
+        if first[c.start] is not None:
+            key = tuple(first[c.start : c.stop])
+            calendar = self._calendars.get(key)
+            if calendar is None:
+                if len(self._calendars) > 1000:
+                    self._calendars.clear()
+                calendar = self._calendars[key] = calendar_from_row(c.read(first))
+        room = None
+        if first[r.start] is not None:
+            room = replace(room_from_row(r.read(first)), calendar_connection_id=first[_ROUTE] or "")
+        connections: list[ConferencingConnection] = []
+        links: dict[str, ConferencingLink] = {}
+        for row in rows:
+            if row[k.start] is None:
+                continue
+            connection = conferencing_from_row(k.read(row))
+            connections.append(connection)
+            if row[l_.start] is not None:
+                links[connection.id] = link_from_row(l_.read(row))
+        if len(connections) > 1:
+            connections.sort(key=lambda c: (c.create_time, c.id))
+        return Resolution(account, calendar, room, connections, links)
 
 
 class _SqliteReader:
-    """The two statements as SQL text on a read-only sqlite3 connection (this thread only).
-
-    The first statement's row is taken apart by position, each part converted only when present;
-    calendar connections (few, and the same for every account of a domain) are converted once per
-    distinct row content and remembered.
-    """
+    """The statement as SQL text on a read-only sqlite3 connection (this thread only)."""
 
     def __init__(self, path: str) -> None:
         self._path = path
         self._connection: sqlite3.Connection | None = None
-        dialect = sqlite.dialect(paramstyle="named")
-        compiled = [statement.compile(dialect=dialect) for statement in (RESOLVE, CONFERENCING)]
-        self._sql = [str(c) for c in compiled]
-        self._defaults = [dict(c.params) for c in compiled]
-        self._index: list[dict[str, tuple[int, Any]] | None] = [None, None]
-        self._calendars: dict[tuple[Any, ...], CalendarConnection] = {}
+        compiled = RESOLVE.compile(dialect=sqlite.dialect(paramstyle="named"))
+        self._sql = str(compiled)
+        self._defaults = dict(compiled.params)
+        self._decoder = _Decoder(convert=True)
 
     def _open(self) -> sqlite3.Connection:
         if self._connection is None:
@@ -141,42 +179,9 @@ class _SqliteReader:
             self._connection = connection
         return self._connection
 
-    def _execute(self, n: int, params: dict[str, str]) -> tuple[sqlite3.Cursor, dict[str, tuple[int, Any]]]:
-        cursor = self._open().execute(self._sql[n], {**self._defaults[n], **params})
-        index = self._index[n]
-        if index is None:
-            index = self._index[n] = {d[0]: (i, _converter(d[0])) for i, d in enumerate(cursor.description)}
-        return cursor, index
-
     def resolve(self, params: dict[str, str]) -> Resolution | None:
-        cursor, index = self._execute(0, params)
-        values = cursor.fetchone()
-        if values is None:
-            return None
-        row = _Row(values, index)
-        account = account_from_row(_Part(row, "a_")) if row["a_id"] is not None else None
-        calendar = None
-        if row["c_id"] is not None:
-            start = index["c_id"][0]
-            key = values[start : start + len(calendar_connections.c)]
-            calendar = self._calendars.get(key)
-            if calendar is None:
-                if len(self._calendars) > 1000:
-                    self._calendars.clear()
-                calendar = self._calendars[key] = calendar_from_row(_Part(row, "c_"))
-        room = None
-        if row["r_id"] is not None:
-            room = replace(room_from_row(_Part(row, "r_")), calendar_connection_id=row["route_id"] or "")
-        connections, links = [], {}
-        if row["conferencing_count"]:
-            cursor, index = self._execute(1, params)
-            for values in cursor.fetchall():
-                r = _Row(values, index)
-                connection = conferencing_from_row(_Part(r, ""))
-                connections.append(connection)
-                if r["l_email"] is not None:
-                    links[connection.id] = link_from_row(_Part(r, "l_"))
-        return Resolution(account, calendar, room, connections, links)
+        rows = self._open().execute(self._sql, {**self._defaults, **params}).fetchall()
+        return self._decoder.resolution(rows)
 
     def close(self) -> None:
         if self._connection is not None:
@@ -184,88 +189,20 @@ class _SqliteReader:
             self._connection = None
 
 
-class _Part:
-    """The columns of one table in a joined row, read as attributes (what the ``*_from_row``
-    functions take)."""
-
-    __slots__ = ("_prefix", "_row")
-
-    def __init__(self, row: Any, prefix: str) -> None:
-        self._row = row
-        self._prefix = prefix
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._row[self._prefix + name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-
-class _Row:
-    """A result row read by label, each value converted when it is read (most rows are mostly NULL)."""
-
-    __slots__ = ("_index", "_values")
-
-    def __init__(self, values: tuple[Any, ...], index: dict[str, tuple[int, Any]]) -> None:
-        self._values = values
-        self._index = index
-
-    def __getitem__(self, label: str) -> Any:
-        position, convert = self._index[label]
-        value = self._values[position]
-        return convert(value) if convert is not None and value is not None else value
-
-
-def _utc(value: str) -> datetime:
-    return datetime.fromisoformat(value).replace(tzinfo=UTC)
-
-
-def _converter(label: str) -> Any:
-    """What SQLAlchemy's SQLite types would do to this column: times become aware datetimes, flags bools."""
-    name = label.split("_", 1)[1] if label[:2] in ("a_", "c_", "r_", "l_") else label
-    if name in _TIMES:
-        return _utc
-    return bool if name == "revoke_pending" else None
-
-
 class _PostgresReader:
-    """The two statements as SQL text on asyncpg's own pool: prepared once per connection, no
-    transaction (single reads), rows read by label. Half the cost of going through SQLAlchemy."""
+    """The statement on a few asyncpg connections of its own (:mod:`kit.pg`): prepared once per
+    connection, no transaction, nothing to reset between calls — one round trip per call."""
 
     def __init__(self, url: str) -> None:
-        self._dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-        self._pool: asyncpg.Pool | None = None
-        self._opening = asyncio.Lock()
-        dialect = postgresql.asyncpg.dialect()
-        compiled = [statement.compile(dialect=dialect) for statement in (RESOLVE, CONFERENCING)]
-        self._sql = [str(c) for c in compiled]
-        self._order = [list(c.positiontup or ()) for c in compiled]
-        self._defaults = [dict(c.params) for c in compiled]
-
-    async def _ready(self) -> asyncpg.Pool:
-        if self._pool is None:
-            async with self._opening:
-                if self._pool is None:
-                    self._pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=10)
-        return self._pool
-
-    def _args(self, n: int, params: dict[str, str]) -> list[Any]:
-        merged = {**self._defaults[n], **params}
-        return [merged[name] for name in self._order[n]]
+        self._statement = DriverStatement(RESOLVE)
+        self._connections = DriverConnections(url, size=10)
+        self._decoder = _Decoder(convert=False)
 
     async def resolve(self, params: dict[str, str]) -> Resolution | None:
-        pool = await self._ready()
-        async with pool.acquire() as connection:
-            row = await connection.fetchrow(self._sql[0], *self._args(0, params))
-            if row is None:
-                return None
-            conferencing = await connection.fetch(self._sql[1], *self._args(1, params)) if row["conferencing_count"] else []
-        return _resolution(row, list(conferencing))
+        return self._decoder.resolution(await self._connections.fetch(self._statement, params))
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        await self._connections.close()
 
 
 class SqlRoutingReads:
@@ -274,6 +211,7 @@ class SqlRoutingReads:
         self._engine = engine
         self._sqlite: _SqliteReader | None = None
         self._postgres: _PostgresReader | None = None
+        self._engine_decoder = _Decoder(convert=False)
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             self._sqlite = _SqliteReader(str(parsed.database))
         elif parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() == "asyncpg":
@@ -295,8 +233,5 @@ class SqlRoutingReads:
         if self._postgres is not None:
             return await self._postgres.resolve(params)
         async with self._engine.connect() as conn:
-            row = (await conn.execute(RESOLVE, params)).mappings().first()
-            if row is None:
-                return None
-            conferencing = (await conn.execute(CONFERENCING, params)).mappings().all() if row["conferencing_count"] else []
-        return _resolution(row, list(conferencing))
+            rows = (await conn.execute(RESOLVE, params)).all()
+        return self._engine_decoder.resolution(rows)

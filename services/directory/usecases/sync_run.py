@@ -305,9 +305,12 @@ class SyncRunner:
         run = run.ended(state, self._clock.now(), reason=reason, message=message, stopped_at=stopped_at)
         async with self._uow() as uow:
             await uow.runs.update(run)
+            # Free the connection in the same commit: whoever sees the run ended may start the next one.
+            await uow.leases.release(run.directory_connection_id, run.id)
             await uow.commit()
+        # "created" would clash with the LogRecord attribute of that name (logging raises KeyError).
         log.info("sync run ended", extra={"sync_run_id": run.id, "state": state.value, "listed": run.listed_count,
-                                          "created": run.created_count, "updated": run.updated_count,
+                                          "created_count": run.created_count, "updated": run.updated_count,
                                           "deactivated": run.deactivated_count, "reason": reason})  # fmt: skip
         return run
 

@@ -47,7 +47,9 @@ async def store(database_url):
     def uow(*, write: bool = False) -> BookingUnitOfWork:
         return BookingUnitOfWork(sessions, postgres=postgres, write=write)
 
-    yield uow, SqlOutboxRepository(sessions, postgres=postgres)
+    outbox = SqlOutboxRepository(sessions, postgres=postgres)
+    yield uow, outbox
+    await outbox.close()
     await engine.dispose()
 
 

@@ -37,6 +37,7 @@ async def main() -> None:
             "trace_id": format(s.context.trace_id, "032x"),
             "span_id": format(s.context.span_id, "016x"),
             "parent": format(s.parent.span_id, "016x") if s.parent else None,
+            "attributes": {k: str(v) for k, v in (s.attributes or {}).items()},
         }
         for s in exporter.get_finished_spans()
     ]

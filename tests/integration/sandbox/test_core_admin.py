@@ -158,3 +158,38 @@ async def test_standalone_command_prints_one_json_line_and_exits_zero_on_sigterm
         assert (await client.get(f"{line['url']}/_admin/health")).json()["status"] == "ok"
     proc.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(proc.wait(), 20) == 0
+
+
+async def _standalone(token_file: Path) -> tuple[asyncio.subprocess.Process, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "sandbox", "--port", "0", "--providers", "zoom", "--token-file", str(token_file),
+        stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(LIBS)},
+    )  # fmt: skip
+    assert proc.stdout is not None
+    line = json.loads(await asyncio.wait_for(proc.stdout.readline(), 20))
+    return proc, line["url"]
+
+
+async def test_with_a_token_file_a_restarted_sandbox_honours_the_tokens_it_issued_before(tmp_path) -> None:
+    token_file = tmp_path / "sandbox" / "tokens.json"
+    proc, url = await _standalone(token_file)
+    try:
+        async with SandboxAdmin(url) as admin:
+            token = await admin.issue_token("zoom", client_id="rendezvous-zoom-s2s", scopes=["user:read:admin"],
+                                            tenant="zoom-acct-1")  # fmt: skip
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 20) == 0
+    assert token in token_file.read_text()
+
+    proc, url = await _standalone(token_file)
+    try:
+        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as zoom:
+            known = await zoom.get(f"{url}/api.zoom.us/v2/users/alex@contoso.example")
+            unknown = await zoom.get(f"{url}/api.zoom.us/v2/users/alex@contoso.example",
+                                     headers={"Authorization": "Bearer never-issued"})  # fmt: skip
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 20) == 0
+    assert known.status_code == 200, known.text
+    assert unknown.status_code == 401

@@ -115,6 +115,21 @@ async def test_attendees_and_rooms_show_invitations_declines_do_not(sbx, admin):
     assert all(i["subject"] != "Budget" for i in alex["scheduleItems"])
 
 
+async def test_an_app_token_may_ask_through_a_room_mailbox_which_is_a_user_object_in_entra(sbx, admin):
+    body = window("2026-10-05T00:00:00", "2026-10-06T00:00:00", tz="UTC", schedules=["room-vega@contoso.example"])
+    async with await graph(sbx, admin, ALL_APP) as g:
+        through_room = await schedule(g, body, tz="UTC", path="/users/room-vega@contoso.example/calendar/getSchedule")
+        ghost = await schedule(g, body, path="/users/room-ghost@contoso.example/calendar/getSchedule")
+    async with await graph(sbx, admin, ["User.Read.All"]) as g:
+        unpermitted = await schedule(g, body, path="/users/room-vega@contoso.example/calendar/getSchedule")
+    assert through_room.status_code == 200, through_room.text
+    [room] = through_room.json()["value"]
+    assert [(i["status"], i["start"]["dateTime"][:19]) for i in room["scheduleItems"]] == [
+        ("busy", "2026-10-05T14:00:00")]
+    assert_graph_error(ghost, 404, "ErrorInvalidUser")
+    assert_graph_error(unpermitted, 403, "ErrorAccessDenied")
+
+
 async def test_unknown_mailbox_and_calendar_fault_are_errors_inside_200(sbx, admin):
     await admin.add_fault(calendar="alex@contoso.example", provider="microsoft", kind="status", status=503)
     body = window("2026-10-05T00:00:00", "2026-10-06T00:00:00",

@@ -1,3 +1,4 @@
+import logging
 from datetime import timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from services.directory.domain.model import (
 from services.directory.domain.sync import DirectoryRoom, DirectoryUser, SyncState, SyncTrigger, UserStatus
 from services.directory.ports import Credential
 
+from .fakes import FakeUnitOfWork
 from .world import World
 
 ACTIVE, SUSPENDED, DELETED = UserStatus.ACTIVE, UserStatus.SUSPENDED, UserStatus.DELETED
@@ -284,3 +286,43 @@ async def test_a_bulk_load_refreshes_the_databases_statistics_as_it_grows(w, mon
     assert w.uow.db.analyzed == 3  # after 2 and 8 accounts (each time 4 times more), and at the end
     await sync(w, full=True)
     assert w.uow.db.analyzed == 3  # nothing changed: nothing to re-estimate
+
+
+async def test_a_run_ends_succeeded_when_its_summary_is_logged_at_info_level(w, caplog):
+    caplog.set_level(logging.INFO, logger="rendezvous.directory.sync")
+    w.reader.pages = pages(user(1))
+    run = await sync(w)
+    assert run.state is SyncState.SUCCEEDED
+    ended = next(r for r in caplog.records if r.getMessage() == "sync run ended")
+    assert ended.created_count == 1
+
+
+class CommitLog(FakeUnitOfWork):
+    """Records, at every commit, each run's state and who holds each connection's lease."""
+
+    def __init__(self, db=None, log=None) -> None:
+        super().__init__(db)
+        self.log = [] if log is None else log
+
+    def __call__(self) -> "CommitLog":
+        return CommitLog(self.db, self.log)
+
+    async def commit(self) -> None:
+        await super().commit()
+        t = self.db.tables
+        self.log.append(({r.id: r.state for r in t.runs.values()}, {c: h for c, (h, _) in t.leases.items()}))
+
+
+async def test_a_run_is_seen_ended_only_once_its_connection_is_free_for_the_next_one():
+    w = World(uow=CommitLog())
+    w.unit_id = await w.unit()
+    w.identity.credentials["ms"] = Credential("ms", Provider.MICROSOFT, Purpose.DIRECTORY, None, True, True)
+    done = await w.connections.connect_directory(
+        w.unit_id, Provider.MICROSOFT, ["contoso.example"], "ms", Grant.AUTHORIZATION_CODE, "", timedelta(0), 0.5, "", ""
+    )
+    w.connection_id = done.connection.id
+    w.reader.pages = pages(user(1))
+    run = await sync(w)
+    assert run.state is SyncState.SUCCEEDED
+    ended = [holders for states, holders in w.uow.log if states.get(run.id) not in (None, SyncState.RUNNING)]
+    assert ended and all(holders.get(w.connection_id) != run.id for holders in ended)
