@@ -18,6 +18,7 @@ class ProviderEndpoints:
 
     google_accounts: str = "https://accounts.google.com"
     google_oauth2: str = "https://oauth2.googleapis.com"
+    google_openid: str = "https://openidconnect.googleapis.com/v1"
     google_calendar: str = "https://www.googleapis.com/calendar/v3"
     google_admin: str = "https://admin.googleapis.com/admin/directory/v1"
     google_meet: str = "https://meet.googleapis.com/v2"
@@ -35,6 +36,7 @@ class ProviderEndpoints:
         return cls(
             google_accounts=f"{base}/accounts.google.com",
             google_oauth2=f"{base}/oauth2.googleapis.com",
+            google_openid=f"{base}/openidconnect.googleapis.com/v1",
             google_calendar=f"{base}/www.googleapis.com/calendar/v3",
             google_admin=f"{base}/admin.googleapis.com/admin/directory/v1",
             google_meet=f"{base}/meet.googleapis.com/v2",

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from providers._base import ODATA_SAFE, ProviderClient, with_query
-from providers._parse import obj_at, objects, opt_str, req_str, time_at
+from providers._parse import bad, obj_at, objects, opt_str, req_str, time_at
 from providers.endpoints import ProviderEndpoints
 from providers.error_bodies import successfactors_error
 from providers.http import ProviderHttp
@@ -83,6 +83,27 @@ class SuccessFactors(ProviderClient):
             token_endpoint=True,
         )
         return parse_token_response(self.provider, body, self.http.now())
+
+    async def idp_assertion(self, api_server: str, client_id: str, user_id: str, private_key: str) -> str:
+        """A SAML assertion for ``user_id`` signed by SuccessFactors itself (``POST /oauth/idp``).
+
+        SAP's documented helper for the SAML bearer grant; the client's private key travels to
+        SuccessFactors over TLS and is redacted from any error.
+        """
+        base = self.base_url(api_server)
+        form = {
+            "client_id": client_id,
+            "user_id": user_id,
+            "token_url": f"{base}/oauth/token",
+            "private_key": private_key,
+        }
+        response = await self._send(
+            "POST", f"{base}/oauth/idp", form=form, idempotent=True, token_endpoint=True, secrets=(private_key,)
+        )
+        assertion = response.text.strip()
+        if not assertion:
+            raise bad(self.provider, "/oauth/idp answered no assertion")
+        return assertion
 
     async def iter_users(
         self,

@@ -159,6 +159,10 @@ class Webex(ProviderClient):
             return False
         return True
 
+    async def me(self, token: str) -> WebexPerson:
+        """The person the token belongs to (``GET /people/me``)."""
+        return self._person(await self._json("GET", f"{self._base}/people/me", token=token, idempotent=True))
+
     async def find_person(self, token: str, email: str) -> WebexPerson | None:
         """The person with ``email``, or None (Webex answers an empty list, not 404)."""
         async for page in self.iter_people(token, email=email):

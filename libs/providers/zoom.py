@@ -98,6 +98,17 @@ class Zoom(ProviderClient):
         form = {"grant_type": "account_credentials", "account_id": account_id}
         return await self._token(form, idempotent=True)
 
+    async def revoke(self, token: str) -> None:
+        """Revoke an access or refresh token this app was issued (``POST /oauth/revoke?token=…``)."""
+        await self._send(
+            "POST",
+            f"{self._oauth}/oauth/revoke",
+            params={"token": token},
+            basic_auth=(self.app.client_id, self.app.client_secret),
+            idempotent=True,
+            token_endpoint=True,
+        )
+
     async def get_user(self, token: str, user: str) -> ZoomUser:
         """A user by id or email; ``ProviderNotFound`` (code 1001) when the account has none."""
         answer = await self._json("GET", f"{self._api}/users/{segment(user)}", token=token, idempotent=True)

@@ -36,10 +36,14 @@ class GoogleIdentity:
 
 def decode_id_token_unverified(id_token: str) -> GoogleIdentity:
     """The user an ID token from Google's token endpoint names (signature not checked; see oauth)."""
-    claims = decode_jwt_unverified("google", id_token)
+    return _identity(decode_jwt_unverified("google", id_token), "id_token")
+
+
+def _identity(claims: Mapping[str, Any], source: str) -> GoogleIdentity:
+    """The user named by an ID token's claims, a userinfo answer or a tokeninfo answer."""
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
-        raise bad("google", "id_token without sub")
+        raise bad("google", f"{source} without sub")
     return GoogleIdentity(
         sub=sub,
         email=claims.get("email") if isinstance(claims.get("email"), str) else None,
@@ -131,6 +135,27 @@ class GoogleOAuth(ProviderClient):
                 return False
             raise
         return True
+
+    async def userinfo(self, access_token: str) -> GoogleIdentity:
+        """The OpenID Connect userinfo of the token's user (needs ``openid``, ``email`` or ``profile``)."""
+        body = await self._json(
+            "GET", f"{self._endpoints.google_openid}/userinfo", token=access_token, idempotent=True
+        )
+        return _identity(body, "userinfo")
+
+    async def tokeninfo(self, access_token: str) -> GoogleIdentity:
+        """Who an access token belongs to, whatever its scopes (``email`` only with an email scope).
+
+        Only for tokens Rendezvous itself obtained from Google's token endpoint.
+        """
+        body = await self._json(
+            "POST",
+            f"{self._endpoints.google_oauth2}/tokeninfo",
+            form={"access_token": access_token},
+            idempotent=True,
+            secrets=(access_token,),
+        )
+        return _identity(body, "tokeninfo")
 
     async def service_account_token(
         self, key_json: str | Mapping[str, Any], subject: str | None, scopes: Sequence[str]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from providers import InvalidGrant, ProviderPermissionError, ProviderRateLimited, new_pkce
+from providers import InvalidGrant, OAuthError, Pkce, ProviderPermissionError, ProviderRateLimited, new_pkce
 from providers.google import decode_id_token_unverified, new_event_id
 
 REDIRECT_URI = "http://127.0.0.1:8054/oauth/callback"
@@ -29,6 +29,16 @@ def _google(require):
 
 async def token_for(admin, email: str, scopes: list[str]) -> str:
     return await admin.issue_token("google", scopes=scopes, subject=email, email=email, tenant="C01northwind")
+
+
+async def ada_consents(oauth, authorize) -> tuple[str, Pkce]:
+    """Ada grants ``email`` and Calendar; the authorization code and the PKCE pair it needs."""
+    pkce = new_pkce()
+    url = oauth.authorization_url(
+        redirect_uri=REDIRECT_URI, scopes=["email", CALENDAR], state="s", code_verifier=pkce.verifier,
+        login_hint="ada@northwind.example",
+    )  # fmt: skip
+    return (await authorize(url))["code"], pkce
 
 
 async def test_the_web_server_flow_refresh_and_revoke(providers, authorize):
@@ -64,14 +74,26 @@ async def test_the_web_server_flow_refresh_and_revoke(providers, authorize):
     assert tokens.refresh_token not in str(caught.value)
 
 
+async def test_userinfo_and_tokeninfo_name_the_user_who_authorized(providers, authorize):
+    oauth = providers.google.oauth
+    code, pkce = await ada_consents(oauth, authorize)
+    tokens = await oauth.exchange_code(code=code, redirect_uri=REDIRECT_URI, code_verifier=pkce.verifier)
+
+    by_userinfo = await oauth.userinfo(tokens.access_token)
+    by_tokeninfo = await oauth.tokeninfo(tokens.access_token)
+
+    assert by_userinfo.sub and by_userinfo.sub == by_tokeninfo.sub
+    assert by_userinfo.email == by_tokeninfo.email == "ada@northwind.example"
+    assert by_userinfo.hd == "northwind.example"
+    await oauth.revoke(tokens.access_token)
+    with pytest.raises(OAuthError) as caught:
+        await oauth.tokeninfo(tokens.access_token)
+    assert tokens.access_token not in str(caught.value)
+
+
 async def test_a_code_works_only_once(providers, authorize):
     oauth = providers.google.oauth
-    pkce = new_pkce()
-    url = oauth.authorization_url(
-        redirect_uri=REDIRECT_URI, scopes=["email", CALENDAR], state="s", code_verifier=pkce.verifier,
-        login_hint="ada@northwind.example",
-    )  # fmt: skip
-    code = (await authorize(url))["code"]
+    code, pkce = await ada_consents(oauth, authorize)
     await oauth.exchange_code(code=code, redirect_uri=REDIRECT_URI, code_verifier=pkce.verifier)
 
     with pytest.raises(InvalidGrant):

@@ -87,6 +87,18 @@ async def test_an_assertion_for_another_client_is_refused(providers, sbx, client
     assert foreign not in str(caught.value)
 
 
+async def test_an_assertion_signed_by_the_idp_helper_gets_a_token(providers, client):
+    sf = providers.successfactors
+
+    assertion = await sf.idp_assertion(API_SERVER, client["client_id"], client["api_user"], client["private_key"])
+    tokens = await sf.saml_bearer_token(API_SERVER, client["company_id"], client["client_id"], assertion)
+
+    assert [u async for p in sf.iter_users(tokens.access_token, API_SERVER) for u in p.items]
+    with pytest.raises(OAuthError) as caught:
+        await sf.idp_assertion(API_SERVER, client["client_id"], client["api_user"], "not-the-private-key")
+    assert "not-the-private-key" not in str(caught.value)
+
+
 async def test_a_bad_token_is_an_auth_error(providers):
     with pytest.raises(ProviderAuthError):
         [p async for p in providers.successfactors.iter_users("not-a-token", API_SERVER)]

@@ -46,6 +46,14 @@ async def test_exchange_and_refresh(providers, tokens):
         await providers.webex.refresh("not-a-refresh-token")
 
 
+async def test_me_is_the_person_who_authorized(providers, tokens):
+    me = await providers.webex.me(tokens.access_token)
+    ada = await providers.webex.find_person(tokens.access_token, "ada@northwind.example")
+
+    assert me.emails == ("ada@northwind.example",)
+    assert ada is not None and (me.id, me.org_id) == (ada.id, ada.org_id)
+
+
 async def test_meetings_from_create_to_delete(providers, tokens, admin):
     start = next_hour()
 

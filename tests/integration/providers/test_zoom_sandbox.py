@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from providers import InvalidGrant, OAuthApp, ProviderNotFound, new_pkce
+from providers import InvalidGrant, OAuthApp, OAuthError, ProviderNotFound, new_pkce
 from providers.zoom import Zoom
 
 REDIRECT_URI = "http://127.0.0.1:8054/oauth/callback"
@@ -54,6 +54,22 @@ async def test_the_user_oauth_flow_rotates_refresh_tokens(providers, authorize, 
     assert rotated.refresh_token and rotated.refresh_token != tokens.refresh_token
     with pytest.raises(InvalidGrant):
         await providers.zoom.refresh(tokens.refresh_token or "")
+
+
+async def test_a_revoked_refresh_token_is_dead(providers, authorize, fixture):
+    pkce = new_pkce()
+    url = providers.zoom.authorization_url(redirect_uri=REDIRECT_URI, state="st-r", code_verifier=pkce.verifier)
+    redirect = await authorize(f"{url}&login_hint={a_user_email(fixture)}")
+    tokens = await providers.zoom.exchange_code(
+        code=redirect["code"], redirect_uri=REDIRECT_URI, code_verifier=pkce.verifier
+    )
+
+    await providers.zoom.revoke(tokens.refresh_token or "")
+
+    with pytest.raises(InvalidGrant):
+        await providers.zoom.refresh(tokens.refresh_token or "")
+    with pytest.raises(OAuthError):
+        await providers.zoom.revoke(tokens.refresh_token or "")
 
 
 async def test_server_to_server_token_reads_users_and_books_meetings(s2s, fixture):

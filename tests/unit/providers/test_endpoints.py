@@ -19,6 +19,7 @@ def test_sandbox_endpoints_put_each_real_host_under_the_base_url():
     assert endpoints == ProviderEndpoints(
         google_accounts="http://127.0.0.1:8060/accounts.google.com",
         google_oauth2="http://127.0.0.1:8060/oauth2.googleapis.com",
+        google_openid="http://127.0.0.1:8060/openidconnect.googleapis.com/v1",
         google_calendar="http://127.0.0.1:8060/www.googleapis.com/calendar/v3",
         google_admin="http://127.0.0.1:8060/admin.googleapis.com/admin/directory/v1",
         google_meet="http://127.0.0.1:8060/meet.googleapis.com/v2",

@@ -140,6 +140,43 @@ async def test_revoke_other_errors_raise(oauth, upstream):
         await oauth.revoke("x")
 
 
+async def test_userinfo_names_the_tokens_user(oauth, upstream):
+    upstream.reply(200, {"sub": "1034", "email": "ada@northwind.example", "email_verified": True, "hd": "northwind.example"})
+
+    who = await oauth.userinfo("ya29.user")
+
+    assert (upstream.last.method, upstream.url()) == ("GET", "https://openidconnect.googleapis.com/v1/userinfo")
+    assert upstream.last.headers["authorization"] == "Bearer ya29.user"
+    assert (who.sub, who.email, who.email_verified, who.hd) == ("1034", "ada@northwind.example", True, "northwind.example")
+
+
+async def test_tokeninfo_posts_the_token_and_reads_who_it_belongs_to(oauth, upstream):
+    upstream.reply(200, {"sub": "1035", "aud": "google-client", "scope": "https://www.googleapis.com/auth/calendar"})
+
+    who = await oauth.tokeninfo("ya29.user")
+
+    assert (upstream.last.method, upstream.url()) == ("POST", "https://oauth2.googleapis.com/tokeninfo")
+    assert upstream.form() == {"access_token": "ya29.user"}
+    assert (who.sub, who.email) == ("1035", None)
+
+
+async def test_tokeninfo_of_a_dead_token_is_an_oauth_error_without_the_token(oauth, upstream):
+    upstream.reply(400, {"error": "invalid_token", "error_description": "Invalid Value ya29.dead-token"})
+
+    with pytest.raises(OAuthError) as caught:
+        await oauth.tokeninfo("ya29.dead-token")
+
+    assert caught.value.error == "invalid_token"
+    assert "ya29.dead-token" not in str(caught.value) + str(caught.value.description)
+
+
+async def test_an_answer_naming_no_user_is_a_response_error(oauth, upstream):
+    upstream.reply(200, {"email": "ada@northwind.example"})
+
+    with pytest.raises(ProviderResponseError):
+        await oauth.userinfo("ya29.user")
+
+
 async def test_service_account_token_signs_a_jwt_bearer_assertion_for_the_subject(oauth, upstream, now):
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(

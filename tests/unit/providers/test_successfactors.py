@@ -7,7 +7,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from providers import ProviderAuthError, ProviderEndpoints
+from providers import OAuthError, ProviderAuthError, ProviderEndpoints, ProviderResponseError
 from providers.successfactors import SuccessFactors
 
 API = "https://api4.successfactors.com"
@@ -31,6 +31,37 @@ async def test_saml_bearer_token(sf, upstream):
         "assertion": "PHNhbWw+",
     }
     assert tokens.access_token == "sf-at"
+
+
+async def test_idp_assertion_is_signed_by_successfactors_for_the_user(sf, upstream):
+    upstream.reply(200, text="PHNhbWwyOkFzc2VydGlvbj4=\n")
+
+    assertion = await sf.idp_assertion("api4.successfactors.com", "sf-client", "sfapi", "-----BEGIN KEY-----")
+
+    assert (upstream.last.method, upstream.url()) == ("POST", f"{API}/oauth/idp")
+    assert upstream.form() == {
+        "client_id": "sf-client",
+        "user_id": "sfapi",
+        "token_url": f"{API}/oauth/token",
+        "private_key": "-----BEGIN KEY-----",
+    }
+    assert assertion == "PHNhbWwyOkFzc2VydGlvbj4="
+
+
+async def test_an_idp_refusal_never_shows_the_private_key(sf, upstream):
+    upstream.reply(401, {"errorMessage": "invalid private_key -----BEGIN KEY-----"})
+
+    with pytest.raises(OAuthError) as caught:
+        await sf.idp_assertion("api4.successfactors.com", "sf-client", "sfapi", "-----BEGIN KEY-----")
+
+    assert "-----BEGIN KEY-----" not in str(caught.value) + str(caught.value.description)
+
+
+async def test_an_empty_idp_answer_is_a_response_error(sf, upstream):
+    upstream.reply(200, text="  ")
+
+    with pytest.raises(ProviderResponseError):
+        await sf.idp_assertion("api4.successfactors.com", "sf-client", "sfapi", "k" * 16)
 
 
 def sf_user(uid, status, modified="/Date(1700000000000+0000)/"):

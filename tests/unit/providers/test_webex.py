@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from providers import InvalidGrant, ProviderBadRequest, pkce_challenge
+from providers import InvalidGrant, ProviderBadRequest, ProviderResponseError, pkce_challenge
 from providers.webex import Webex
 
 API = "https://webexapis.com/v1"
@@ -173,6 +173,23 @@ async def test_find_person_by_email(webex, upstream):
     assert upstream.url() == f"{API}/people"
     assert upstream.query() == {"max": "100", "email": "ada@northwind.example"}
     assert found is not None and found.id == "p1" and found.emails == ("ada@northwind.example",)
+
+
+async def test_me_is_the_tokens_person(webex, upstream):
+    upstream.reply(200, person("p7", "grace@northwind.example"))
+
+    me = await webex.me("tok")
+
+    assert (upstream.last.method, upstream.url()) == ("GET", f"{API}/people/me")
+    assert upstream.last.headers["authorization"] == "Bearer tok"
+    assert (me.id, me.emails, me.org_id) == ("p7", ("grace@northwind.example",), "org1")
+
+
+async def test_me_without_an_id_is_a_response_error(webex, upstream):
+    upstream.reply(200, {"emails": ["grace@northwind.example"]})
+
+    with pytest.raises(ProviderResponseError):
+        await webex.me("tok")
 
 
 async def test_find_person_unknown_email_is_none(webex, upstream):

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from providers import InvalidGrant, ProviderNotFound, ProviderUnavailable, pkce_challenge
+from providers import InvalidGrant, OAuthError, ProviderNotFound, ProviderUnavailable, pkce_challenge
 from providers.zoom import Zoom
 
 BASIC = "Basic " + base64.b64encode(b"zoom-client:zoom-secret-789").decode()
@@ -192,3 +192,22 @@ async def test_delete_meeting(zoom, upstream):
         "DELETE",
         "https://api.zoom.us/v2/meetings/85746065432123",
     )
+
+
+async def test_revoke_sends_the_token_in_the_query_with_basic_auth(zoom, upstream):
+    upstream.reply(200, {"status": "success"})
+
+    await zoom.revoke("rt-secret")
+
+    assert (upstream.last.method, upstream.url()) == ("POST", "https://zoom.us/oauth/revoke")
+    assert upstream.query() == {"token": "rt-secret"}
+    assert upstream.last.headers["authorization"] == BASIC
+
+
+async def test_revoking_an_unknown_token_is_an_oauth_error_without_the_token(zoom, upstream):
+    upstream.reply(400, {"reason": "Invalid Token: rt-secret", "error": "invalid_request"})
+
+    with pytest.raises(OAuthError) as caught:
+        await zoom.revoke("rt-secret")
+
+    assert "rt-secret" not in str(caught.value) + str(caught.value.description)
