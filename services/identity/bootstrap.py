@@ -134,7 +134,6 @@ async def bootstrap(
     )
     gateway = ProviderGateway(
         Providers(http, provider_endpoints(settings), provider_apps(settings)),
-        provider_endpoints(settings),
         redirect_uri=settings.redirect_uri,
         microsoft_tenant=settings.microsoft_tenant,
     )

@@ -18,27 +18,20 @@ from datetime import timedelta
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
-import jwt
-
 from kit.errors import FailedPrecondition, InvalidArgument, Unavailable
 from providers import (
     OAuthApp,
     OAuthError,
-    ProviderEndpoints,
     ProviderError,
     ProviderRateLimited,
+    ProviderResponseError,
     Providers,
     ProviderUnavailable,
     TokenSet,
     Zoom,
 )
 from providers.google import decode_id_token_unverified as google_id_token
-from services.identity.adapters.provider_extra import (
-    GoogleAccountInfo,
-    SuccessFactorsIdp,
-    WebexMe,
-    ZoomRevocation,
-)
+from providers.oauth import decode_jwt_unverified
 from services.identity.domain.model import ProviderIdentity, ServiceKey, TokenGrant
 from services.identity.domain.scopes import GOOGLE_AUTH, GrantType, Provider, ScopeRequirement
 from services.identity.ports import ProviderRefused
@@ -54,18 +47,10 @@ _GOOGLE_USERINFO_SCOPES = frozenset({"email", "profile", GOOGLE_AUTH + "userinfo
 class ProviderGateway:
     """Implements the ``OAuthProviders`` and ``Mailboxes`` ports."""
 
-    def __init__(
-        self, providers: Providers, endpoints: ProviderEndpoints, *, redirect_uri: str, microsoft_tenant: str
-    ) -> None:
+    def __init__(self, providers: Providers, *, redirect_uri: str, microsoft_tenant: str) -> None:
         self._p = providers
-        self._endpoints = endpoints
         self._redirect_uri = redirect_uri
         self._ms_tenant = microsoft_tenant
-        http = providers.http
-        self._google_info = GoogleAccountInfo(http, endpoints)
-        self._webex_me = WebexMe(http, endpoints)
-        self._zoom_revocation = ZoomRevocation(http, endpoints)
-        self._sf_idp = SuccessFactorsIdp(http, providers.successfactors)
 
     # ---------------------------------------------------------------------------- authorization URLs
     def authorization_url(
@@ -159,8 +144,7 @@ class ProviderGateway:
         return self._grant(tokens, ProviderIdentity(email=subject))
 
     async def zoom_account_token(self, account_id: str, client_id: str, client_secret: str) -> TokenGrant:
-        zoom = self._p.zoom if not client_id else self._zoom_for(client_id, client_secret)
-        tokens = await _token_call(Provider.ZOOM, zoom.account_token(account_id))
+        tokens = await _token_call(Provider.ZOOM, self._zoom(client_id, client_secret).account_token(account_id))
         return self._grant(tokens, ProviderIdentity(tenant_id=account_id))
 
     async def successfactors_token(
@@ -169,7 +153,8 @@ class ProviderGateway:
     ) -> TokenGrant:
         if not assertion:  # a fresh assertion for every token
             assertion = await _token_call(
-                Provider.SUCCESSFACTORS, self._sf_idp.assertion(api_server_url, client_id, user_id, private_key)
+                Provider.SUCCESSFACTORS,
+                self._p.successfactors.idp_assertion(api_server_url, client_id, user_id, private_key),
             )
         tokens = await _token_call(
             Provider.SUCCESSFACTORS,
@@ -182,9 +167,8 @@ class ProviderGateway:
             await _token_call(provider, self._p.google.oauth.revoke(token))
             return True
         if provider is Provider.ZOOM:
-            client_id = service.get(ServiceKey.ZOOM_CLIENT_ID) or self._p.zoom.app.client_id
-            secret = service.get(ServiceKey.ZOOM_CLIENT_SECRET) or self._p.zoom.app.client_secret
-            await _token_call(provider, self._zoom_revocation.revoke(token, client_id, secret))
+            zoom = self._zoom(service.get(ServiceKey.ZOOM_CLIENT_ID, ""), service.get(ServiceKey.ZOOM_CLIENT_SECRET, ""))
+            await _token_call(provider, zoom.revoke(token))
             return True
         # Microsoft, Webex and SuccessFactors offer no endpoint revoking one app's tokens.
         return False
@@ -230,10 +214,10 @@ class ProviderGateway:
                 who = google_id_token(tokens.id_token)
                 return ProviderIdentity("", who.sub, (who.email or "").lower())
             if tokens.scopes is None or tokens.scopes & _GOOGLE_USERINFO_SCOPES:
-                info = await self._google_info.userinfo(tokens.access_token)
+                who = await self._p.google.oauth.userinfo(tokens.access_token)
             else:
-                info = await self._google_info.tokeninfo(tokens.access_token)
-            return ProviderIdentity("", info.sub, info.email.lower())
+                who = await self._p.google.oauth.tokeninfo(tokens.access_token)
+            return ProviderIdentity("", who.sub, (who.email or "").lower())
         if provider is Provider.MICROSOFT:
             # tid + oid from the ID token; Entra documents `oid` as needing the `profile` scope, which the
             # spec does not list, and no ID token comes without `openid` (directory, Teams): then the
@@ -247,11 +231,15 @@ class ProviderGateway:
         if provider is Provider.ZOOM:
             user = await self._p.zoom.get_user(tokens.access_token, "me")
             return ProviderIdentity(user.account_id or "", user.id, user.email.lower())
-        person = await self._webex_me.me(tokens.access_token)
-        return ProviderIdentity(person.org_id, person.sub, person.email.lower())
+        person = await self._p.webex.me(tokens.access_token)
+        email = person.emails[0] if person.emails else ""
+        return ProviderIdentity(person.org_id or "", person.id, email.lower())
 
-    def _zoom_for(self, client_id: str, client_secret: str) -> Zoom:
-        return Zoom(self._p.http, self._endpoints, OAuthApp(client_id, client_secret))
+    def _zoom(self, client_id: str, client_secret: str) -> Zoom:
+        """The deployment's Zoom app, or the server-to-server app a credential brought."""
+        if not client_id:
+            return self._p.zoom
+        return Zoom(self._p.http, self._p.endpoints, OAuthApp(client_id, client_secret))
 
 
 def _with(url: str, **params: str | None) -> str:
@@ -264,10 +252,9 @@ def _jwt_claims(token: str) -> dict[str, Any]:
     if token.count(".") != 2:
         return {}
     try:
-        claims = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError:
+        return decode_jwt_unverified("microsoft", token)
+    except ProviderResponseError:
         return {}
-    return claims if isinstance(claims, dict) else {}
 
 
 def _unavailable(provider: Provider, message: str, status: int | None = None, reason: str = "PROVIDER_UNAVAILABLE") -> Unavailable:

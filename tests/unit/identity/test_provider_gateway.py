@@ -21,9 +21,8 @@ TENANT, OID = "11111111-1111-1111-1111-111111111111", "aaaaaaaa-0000-4000-8000-0
 
 def gateway(answer: httpx.Response) -> tuple[ProviderGateway, ProviderHttp]:
     http = ProviderHttp(transport=httpx.MockTransport(lambda request: answer), retry=RetryPolicy(max_retries=0))
-    endpoints = ProviderEndpoints()
-    providers = Providers(http, endpoints, provider_apps(IdentitySettings()))
-    return ProviderGateway(providers, endpoints, redirect_uri="http://127.0.0.1:8054/oauth/callback",
+    providers = Providers(http, ProviderEndpoints(), provider_apps(IdentitySettings()))
+    return ProviderGateway(providers, redirect_uri="http://127.0.0.1:8054/oauth/callback",
                            microsoft_tenant="organizations"), http  # fmt: skip
 
 

@@ -62,7 +62,7 @@ BROWSER = [key for key in SPEC if key[0] != "SUCCESSFACTORS"]
 def gateway():
     settings = IdentitySettings()
     providers = Providers(ProviderHttp(), ProviderEndpoints(), provider_apps(settings))
-    return ProviderGateway(providers, ProviderEndpoints(), redirect_uri=settings.redirect_uri,
+    return ProviderGateway(providers, redirect_uri=settings.redirect_uri,
                            microsoft_tenant="organizations")  # fmt: skip
 
 
