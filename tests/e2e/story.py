@@ -9,13 +9,13 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from functools import cached_property
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from icalendar import Calendar, Event, vCalAddress
 
-from scripts.mail_reader import Mail, MailReader
+from scripts.invites import Invite
+from scripts.mail_reader import MailReader
 
 
 def ts(text: str) -> Timestamp:
@@ -33,61 +33,6 @@ def periods(answer: Any) -> list[tuple[str, str]]:
     """A QueryAvailability answer's periods as ``(HH:MM, HH:MM)`` UTC pairs."""
     return [(p.start_time.ToDatetime().strftime("%H:%M"), p.end_time.ToDatetime().strftime("%H:%M"))
             for p in answer.available_periods]  # fmt: skip
-
-
-class Invite:
-    """One caught message read as an iMIP invite (its text/calendar part)."""
-
-    def __init__(self, mail: Mail) -> None:
-        self.mail = mail
-        self.recipients = mail.recipients
-
-    @cached_property
-    def message(self) -> EmailMessage:
-        return self.mail.message
-
-    @cached_property
-    def calendar(self) -> Any:
-        for part in self.message.walk():
-            payload = part.get_payload(decode=True)
-            if part.get_content_type() == "text/calendar" and isinstance(payload, bytes):
-                return Calendar.from_ical(payload)
-        return None
-
-    @property
-    def method(self) -> str:
-        return str(self.calendar.get("METHOD", "")) if self.calendar is not None else ""
-
-    @property
-    def event(self) -> Any:
-        return next(c for c in self.calendar.subcomponents if c.name == "VEVENT")
-
-    @property
-    def uid(self) -> str:
-        return str(self.event.get("UID")) if self.calendar is not None else ""
-
-    @property
-    def sequence(self) -> int:
-        return int(self.event.get("SEQUENCE", 0))
-
-    @property
-    def start(self) -> datetime:
-        return self.event.decoded("DTSTART").astimezone(UTC)
-
-    @property
-    def organizer(self) -> Any:
-        return self.event.get("ORGANIZER")
-
-    def partstats(self) -> dict[str, str]:
-        """ATTENDEE email → PARTSTAT."""
-        raw = self.event.get("ATTENDEE")
-        items = [] if raw is None else raw if isinstance(raw, list) else [raw]
-        return {str(a).lower().removeprefix("mailto:"): str(a.params.get("PARTSTAT", "NEEDS-ACTION")) for a in items}
-
-    def text(self) -> str:
-        """The plain-text body."""
-        body = self.message.get_body(("plain",))
-        return body.get_content() if body is not None else ""
 
 
 class Inbox:
