@@ -206,7 +206,9 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
         validity: timedelta | None = None
         if request.HasField("min_validity"):
             validity = from_duration(request.min_validity) or None
-        token = await self._tokens.get_access_token(request.org_unit_id, request.credential_id, request.subject, validity)
+        token = await self._tokens.get_access_token(
+            request.org_unit_id, request.credential_id, request.subject, validity, request.rejected_access_token
+        )
         answer = self._token_answers.get(token)
         if answer is None:
             if len(self._token_answers) >= MAX_TOKEN_ANSWERS:

@@ -7,9 +7,15 @@ Business rules:
 - Concurrent requests for one credential cause ONE provider call: in this process they share one
   in-flight task; across replicas a lease on the credential row (a conditional UPDATE) lets one
   replica refresh while the others wait for its result.
-- Tokens are cached in memory, so a valid token is served without touching the database. A cached
-  entry is re-checked against the database after ``cache_recheck`` (30 s), so a credential revoked
-  by another replica stops being served within that time; in this replica at once.
+- Tokens are cached in memory, so a valid token is served without touching the database, the
+  vault's cipher or the provider. A cached entry is re-checked after ``cache_recheck`` (30 s), so a
+  credential revoked or needing reauthorization stops being served within that time (in this
+  replica at once): the re-check reads the credential's row only, and only when the row changed
+  since the token was cached (another replica refreshed it) are the stored tokens read and decrypted.
+- A caller whose provider answered 401 for a token passes it back as ``rejected_token``. If it is
+  still the credential's current token, the credential is refreshed (coalesced like any refresh:
+  one provider call however many callers report the same token); if the stored token is already
+  another one, that one is served without a refresh.
 - ``invalid_grant`` (and any refusal of an organization-wide grant) marks the credential
   NEEDS_REAUTHORIZATION; it is then FAILED_PRECONDITION (CREDENTIAL_NEEDS_REAUTHORIZATION).
   A refreshed token carrying fewer scopes than required does the same.
@@ -47,8 +53,10 @@ from services.identity.usecases.checks import Checks, credential_not_found, inva
 log = logging.getLogger("rendezvous.identity.tokens")
 
 Sleep = Callable[[float], Awaitable[None]]
-FlightKey = tuple[str, str, str]  # org unit, credential, subject
+CacheKey = tuple[str, str, str]  # org unit, credential, subject
+FlightKey = tuple[str, str, str, timedelta, str]  # the cache key, min validity, rejected token
 MAX_CACHED_TOKENS = 10_000
+MAX_TOKEN_LENGTH = 16_384
 
 
 @dataclass(frozen=True)
@@ -61,9 +69,18 @@ class TokenPolicy:
 
 
 @dataclass(frozen=True)
+class _Loaded:
+    """A token and the ``update_time`` of the credential row it was read or made under."""
+
+    token: AccessToken
+    version: datetime
+
+
+@dataclass(frozen=True)
 class _Cached:
     token: AccessToken
-    checked_at: datetime
+    version: datetime
+    recheck_at: datetime
 
 
 def needs_reauthorization(credential: Credential, detail: str, missing: tuple[str, ...] = ()) -> FailedPrecondition:
@@ -107,34 +124,48 @@ class TokenService:
         self._holder = holder  # this replica's name in the refresh lease
         self._policy = policy or TokenPolicy()
         self._sleep = sleep
-        self._cache: dict[FlightKey, _Cached] = {}
-        self._flights: dict[FlightKey, asyncio.Task[AccessToken]] = {}
+        self._cache: dict[CacheKey, _Cached] = {}
+        self._flights: dict[FlightKey, asyncio.Task[_Loaded]] = {}
         self._generation: dict[str, int] = {}
 
     async def get_access_token(
-        self, org_unit_id: str, credential_id: str, subject: str = "", min_validity: timedelta | None = None
+        self,
+        org_unit_id: str,
+        credential_id: str,
+        subject: str = "",
+        min_validity: timedelta | None = None,
+        rejected_token: str = "",
     ) -> AccessToken:
         validity = min_validity or self._policy.default_min_validity
         if validity < timedelta(0) or validity > self._policy.max_min_validity:
             minutes = int(self._policy.max_min_validity.total_seconds() // 60)
             raise invalid("min_validity", f"must be between 0 and {minutes} minutes")
+        if len(rejected_token) > MAX_TOKEN_LENGTH:
+            raise invalid("rejected_access_token", f"must be at most {MAX_TOKEN_LENGTH} characters")
         key = (org_unit_id, credential_id, normalize_email(subject) if subject else "")
         now = self._clock.now()
         hit = self._cache.get(key)
-        if hit is not None and hit.token.valid_for(now, validity) and now - hit.checked_at < self._policy.cache_recheck:
-            return hit.token
+        if (
+            hit is not None
+            and now < hit.recheck_at
+            and hit.token.valid_for(now, validity)
+            and hit.token.access_token != rejected_token
+        ):
+            return hit.token  # the hot path: no I/O, no decryption
         v = Checks()
         v.required_id(org_unit_id, "org_unit_id")
         v.required_id(credential_id, "credential_id")
         v.check(len(subject) <= 320, "subject", "must be at most 320 characters")
         v.raise_if_any()
-        flight = self._flights.get(key)
+        flight_key = (*key, validity, rejected_token)
+        flight = self._flights.get(flight_key)
         if flight is None:
-            flight = asyncio.get_running_loop().create_task(self._load(key, validity))
-            self._flights[key] = flight
-            flight.add_done_callback(functools.partial(self._landed, key, self._generation.get(credential_id, 0)))
+            flight = asyncio.get_running_loop().create_task(self._load(key, validity, rejected_token, hit))
+            self._flights[flight_key] = flight
+            generation = self._generation.get(credential_id, 0)
+            flight.add_done_callback(functools.partial(self._landed, flight_key, generation))
         # Shielded: a caller that gives up does not cancel the refresh the others are waiting for.
-        return await asyncio.shield(flight)
+        return (await asyncio.shield(flight)).token
 
     def forget(self, credential_id: str) -> None:
         """Drop every cached token of a credential (revoked, or needs reauthorization)."""
@@ -142,29 +173,46 @@ class TokenService:
         for key in [k for k in self._cache if k[1] == credential_id]:
             del self._cache[key]
 
-    def _landed(self, key: FlightKey, generation: int, flight: asyncio.Task[AccessToken]) -> None:
+    def _landed(self, key: FlightKey, generation: int, flight: asyncio.Task[_Loaded]) -> None:
         if self._flights.get(key) is flight:
             del self._flights[key]
         if flight.cancelled() or flight.exception() is not None:
             return  # exception() also marks it retrieved when no caller is left to see it
-        if self._generation.get(key[1], 0) == generation:
-            now = self._clock.now()
-            if len(self._cache) >= MAX_CACHED_TOKENS:  # e.g. many users of a service account: drop the expired
-                self._cache = {k: c for k, c in self._cache.items() if c.token.expire_time > now}
-            self._cache[key] = _Cached(flight.result(), now)
+        org_unit_id, credential_id, subject, _, rejected = key
+        if self._generation.get(credential_id, 0) != generation:
+            return  # forgotten (revoked, needs reauthorization, or replaced) while in flight
+        if rejected:  # a load that started before this replacement must not cache the rejected token
+            self._generation[credential_id] = generation + 1
+        now = self._clock.now()
+        if len(self._cache) >= MAX_CACHED_TOKENS:  # e.g. many users of a service account: drop the expired
+            self._cache = {k: c for k, c in self._cache.items() if c.token.expire_time > now}
+        loaded = flight.result()
+        self._cache[(org_unit_id, credential_id, subject)] = _Cached(
+            loaded.token, loaded.version, now + self._policy.cache_recheck
+        )
 
-    async def _load(self, key: FlightKey, validity: timedelta) -> AccessToken:
-        org_unit_id, credential_id, subject = key
+    async def _load(self, key: CacheKey, validity: timedelta, rejected: str, hit: _Cached | None) -> _Loaded:
+        org_unit_id, credential_id, _ = key
+        if hit is not None and hit.token.access_token != rejected and hit.token.valid_for(self._clock.now(), validity):
+            # Only the re-check is due: the row says whether the credential is still usable, and a
+            # row unchanged since the token was cached says the cached token is still the current one.
+            credential = await self._current(org_unit_id, credential_id)
+            if credential.update_time == hit.version:
+                return _Loaded(hit.token, hit.version)
+
+        def usable(stored: AccessToken) -> bool:
+            return stored.valid_for(self._clock.now(), validity) and stored.access_token != rejected
+
         give_up = self._clock.now() + self._policy.lease + timedelta(seconds=5)
         while True:
             credential, secrets = await self._read(org_unit_id, credential_id)
             subject = self._subject_for(credential, secrets, key[2])
             if subject:
-                return await self._mint_for(credential, secrets, subject)
+                return _Loaded(await self._mint_for(credential, secrets, subject), credential.update_time)
             now = self._clock.now()
             stored = _stored_token(credential, secrets)
-            if stored is not None and stored.valid_for(now, validity):
-                return stored
+            if stored is not None and usable(stored):
+                return _Loaded(stored, credential.update_time)
             async with self._uow() as uow:
                 leased = await uow.credentials.try_lease(credential.id, self._holder, now, now + self._policy.lease)
                 await uow.commit()
@@ -177,9 +225,9 @@ class TokenService:
                     await asyncio.shield(self._release(credential.id))
                     raise
                 stored = _stored_token(credential, secrets)
-                if stored is not None and stored.valid_for(self._clock.now(), validity):
+                if stored is not None and usable(stored):
                     await asyncio.shield(self._release(credential.id))
-                    return stored
+                    return _Loaded(stored, credential.update_time)
                 return await self._refresh(credential, secrets)
             if now >= give_up:
                 raise Unavailable(
@@ -189,12 +237,22 @@ class TokenService:
                 )
             await self._sleep(self._policy.lease_poll_seconds)  # then read what the other replica stored
 
+    async def _current(self, org_unit_id: str, credential_id: str) -> Credential:
+        """The credential's row (no secrets), if it belongs to the unit and is usable."""
+        async with self._uow() as uow:
+            return self._usable(org_unit_id, credential_id, await uow.credentials.get(credential_id))
+
+    def _usable(self, org_unit_id: str, credential_id: str, credential: Credential | None) -> Credential:
+        if credential is None or credential.org_unit_id != org_unit_id:
+            raise credential_not_found(credential_id)
+        if credential.state is not CredentialState.ACTIVE:
+            self.forget(credential_id)  # revoked or needs reauthorization, maybe by another replica
+            check_usable(credential)
+        return credential
+
     async def _read(self, org_unit_id: str, credential_id: str) -> tuple[Credential, CredentialSecrets]:
         async with self._uow() as uow:
-            credential = await uow.credentials.get(credential_id)
-            if credential is None or credential.org_unit_id != org_unit_id:
-                raise credential_not_found(credential_id)
-            check_usable(credential)
+            credential = self._usable(org_unit_id, credential_id, await uow.credentials.get(credential_id))
             sealed = await uow.credentials.secrets(credential_id)
             if sealed is None:
                 raise Internal(f"credential {credential_id} has no stored secrets")
@@ -228,7 +286,7 @@ class TokenService:
         scopes = canonical_scopes(credential.provider, grant.scopes) if grant.scopes else credential.granted_scopes
         return AccessToken(grant.access_token, grant.token_type, grant.expires_at, scopes)
 
-    async def _refresh(self, credential: Credential, secrets: CredentialSecrets) -> AccessToken:
+    async def _refresh(self, credential: Credential, secrets: CredentialSecrets) -> _Loaded:
         """Call the provider while holding the lease; store what it answered."""
         try:
             grant = await self._obtain(credential, secrets, "")
@@ -248,7 +306,7 @@ class TokenService:
             raise
         return await asyncio.shield(self._save(credential, secrets, grant))
 
-    async def _save(self, credential: Credential, secrets: CredentialSecrets, grant: TokenGrant) -> AccessToken:
+    async def _save(self, credential: Credential, secrets: CredentialSecrets, grant: TokenGrant) -> _Loaded:
         missing = (
             missing_scopes(credential.provider, credential.required_scopes, grant.scopes)
             if grant.scopes is not None
@@ -272,7 +330,8 @@ class TokenService:
             await uow.credentials.update(updated)
             await uow.credentials.release_lease(credential.id, self._holder)
             await uow.commit()
-        return AccessToken(grant.access_token, grant.token_type, grant.expires_at, updated.granted_scopes)
+        token = AccessToken(grant.access_token, grant.token_type, grant.expires_at, updated.granted_scopes)
+        return _Loaded(token, updated.update_time)
 
     async def _obtain(self, credential: Credential, secrets: CredentialSecrets, subject: str) -> TokenGrant:
         service = secrets.service

@@ -128,9 +128,11 @@ class Harness:
             pb.GetCredentialRequest(org_unit_id=ORG, credential_id=done.authorization.credential_id), metadata=AUTH)
         return got.credential
 
-    async def token(self, credential_id: str, subject: str = "", org: str = ORG) -> pb.GetAccessTokenResponse:
+    async def token(self, credential_id: str, subject: str = "", org: str = ORG,
+                    rejected: str = "") -> pb.GetAccessTokenResponse:  # fmt: skip
         return await self.stub.GetAccessToken(
-            pb.GetAccessTokenRequest(org_unit_id=org, credential_id=credential_id, subject=subject), metadata=AUTH)
+            pb.GetAccessTokenRequest(org_unit_id=org, credential_id=credential_id, subject=subject,
+                                     rejected_access_token=rejected), metadata=AUTH)  # fmt: skip
 
 
 async def rpc_error(call: Any) -> tuple[grpc.StatusCode, str, dict[str, str], list[tuple[str, str]]]:

@@ -129,18 +129,92 @@ async def test_requests_outside_the_rules_are_refused(world):
     with pytest.raises(InvalidArgument) as subject:
         await world.tokens.get_access_token(ORG, credential.id, subject="grace@contoso.example")
     assert subject.value.violations[0].field == "subject"
+    with pytest.raises(InvalidArgument) as rejected:
+        await world.tokens.get_access_token(ORG, credential.id, rejected_token="t" * 16_385)
+    assert rejected.value.violations[0].field == "rejected_access_token"
 
 
-async def test_a_cached_token_is_rechecked_against_the_database_after_a_while(world):
+async def revoked_by_another_replica(world, credential_id):
+    row = world.db.credentials[credential_id]
+    row["c"] = row["c"].revoked(world.clock.now())
+
+
+async def refused_to_another_replica(world, credential_id):
+    world.providers.fail_with = refused("invalid_grant", Provider.MICROSOFT)
+    with pytest.raises(FailedPrecondition):
+        await world.token_service("replica-b").get_access_token(ORG, credential_id, rejected_token="access-1")
+
+
+@pytest.mark.parametrize("made_unusable, reason", [(revoked_by_another_replica, "CREDENTIAL_REVOKED"),
+                                                   (refused_to_another_replica, "CREDENTIAL_NEEDS_REAUTHORIZATION")])
+async def test_a_cached_token_is_rechecked_against_the_database_after_a_while(world, made_unusable, reason):
     credential = await connected(world)
     await world.tokens.get_access_token(ORG, credential.id)
-    row = world.db.credentials[credential.id]
-    row["c"] = row["c"].revoked(world.clock.now())  # revoked by another replica
+    await made_unusable(world, credential.id)
     assert (await world.tokens.get_access_token(ORG, credential.id)).access_token == "access-1"
     world.clock.advance(timedelta(seconds=31))
     with pytest.raises(FailedPrecondition) as error:
         await world.tokens.get_access_token(ORG, credential.id)
-    assert error.value.reason == "CREDENTIAL_REVOKED"
+    assert error.value.reason == reason
+
+
+async def test_a_recheck_of_an_unchanged_credential_reads_its_row_only_and_keeps_the_token(world):
+    credential = await connected(world)
+    await world.tokens.get_access_token(ORG, credential.id)
+    world.db.credentials[credential.id]["s"] = None  # reading the vault now would fail: only the row is read
+    world.clock.advance(timedelta(seconds=31))
+    assert (await world.tokens.get_access_token(ORG, credential.id)).access_token == "access-1"
+    world.clock.advance(timedelta(seconds=31))
+    assert (await world.tokens.get_access_token(ORG, credential.id)).access_token == "access-1"
+    assert world.providers.calls == []
+
+
+async def test_a_token_another_replica_refreshed_is_served_from_the_recheck_on(world):
+    credential = await connected(world)
+    await world.tokens.get_access_token(ORG, credential.id)
+    world.clock.advance(timedelta(seconds=1))
+    other = world.token_service("replica-b")
+    assert (await other.get_access_token(ORG, credential.id, rejected_token="access-1")).access_token == "access-2"
+    assert (await world.tokens.get_access_token(ORG, credential.id)).access_token == "access-1"  # until the recheck
+    world.clock.advance(timedelta(seconds=30))
+    assert (await world.tokens.get_access_token(ORG, credential.id)).access_token == "access-2"
+    assert world.providers.kinds() == ["refresh"]
+
+
+async def test_fifty_callers_reporting_the_current_token_rejected_cause_one_refresh(world):
+    credential = await connected(world)
+    rejected = (await world.tokens.get_access_token(ORG, credential.id)).access_token
+    world.clock.advance(timedelta(seconds=1))
+    world.providers.delay = 0.01
+    tokens = await asyncio.gather(
+        *(world.tokens.get_access_token(ORG, credential.id, rejected_token=rejected) for _ in range(50))
+    )
+    assert {t.access_token for t in tokens} == {"access-2"}
+    assert world.providers.kinds() == ["refresh"]
+    assert world.db.credentials[credential.id]["s"].access_token == "access-2"
+    world.db.credentials[credential.id]["s"] = None  # a late report of the same token is answered from memory
+    assert (await world.tokens.get_access_token(ORG, credential.id, rejected_token=rejected)).access_token == "access-2"
+    assert world.providers.kinds() == ["refresh"]
+
+
+async def test_a_rejected_token_that_is_no_longer_stored_gets_the_stored_one_without_a_refresh(world):
+    credential = await connected(world)
+    await world.tokens.get_access_token(ORG, credential.id)  # access-1 cached here
+    world.clock.advance(timedelta(seconds=1))
+    await world.token_service("replica-b").get_access_token(ORG, credential.id, rejected_token="access-1")
+    world.providers.calls.clear()
+    token = await world.tokens.get_access_token(ORG, credential.id, rejected_token="access-1")
+    assert token.access_token == "access-2"
+    assert world.providers.calls == []
+
+
+async def test_a_rejected_token_minted_for_a_subject_is_minted_again(world):
+    material = GoogleServiceAccountInput('{"client_email": "sa@p.iam.example", "private_key": "k"}', "grace@nw.example")
+    credential = await world.service_credentials.create(ORG, Provider.GOOGLE, Purpose.DIRECTORY, None, "", material)
+    ada = await world.tokens.get_access_token(ORG, credential.id, subject="ada@nw.example")
+    again = await world.tokens.get_access_token(ORG, credential.id, subject="ada@nw.example", rejected_token=ada.access_token)
+    assert (ada.access_token, again.access_token) == ("access-2", "access-3")
+    assert world.db.credentials[credential.id]["s"].access_token == "access-1"  # the admin's stored token is untouched
 
 
 async def test_secrets_under_an_old_key_are_reencrypted_when_read(world):
