@@ -21,6 +21,15 @@ from services.availability.domain.model import (
 from services.availability.domain.rules import StoredRules
 
 
+class TokenRejected(Exception):
+    """The provider refused the access token (HTTP 401). ``error`` is what to report if a fresh
+    token is refused too."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class Directory(Protocol):
     """Directory's ``ResolveAccount``: the account and calendar route of an email."""
 
@@ -32,8 +41,10 @@ class Identity(Protocol):
 
     async def credential(self, org_unit_id: str, credential_id: str) -> Credential: ...
 
-    async def access_token(self, org_unit_id: str, credential_id: str, subject: str = "") -> str:
-        """A bearer token; ``subject`` is the user an organization-wide credential acts for."""
+    async def access_token(self, org_unit_id: str, credential_id: str, subject: str = "", rejected: str = "") -> str:
+        """A bearer token; ``subject`` is the user an organization-wide credential acts for.
+        ``rejected``: a token the provider refused, so identity hands out another (it refreshes
+        once if that is still the current one)."""
         ...
 
 
@@ -49,7 +60,8 @@ class CalendarFreeBusy(Protocol):
     Answers every email: its blocking items (busy, tentative, out of office — never free,
     working-elsewhere, declined, cancelled or transparent ones), or why they are unknown
     (``MAILBOX_NOT_FOUND`` when the provider knows no such mailbox). ``mailbox`` is the calendar the
-    question is asked through (Graph ``/users/{mailbox}/calendar/getSchedule``).
+    question is asked through (Graph ``/users/{mailbox}/calendar/getSchedule``). Raises
+    ``TokenRejected`` when the provider refuses the token itself (401).
     """
 
     async def read(

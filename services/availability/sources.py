@@ -36,7 +36,14 @@ from services.availability.domain.model import (
     SourceFailure,
 )
 from services.availability.domain.rules import StoredRules
-from services.availability.ports import Bookings, CalendarFreeBusy, Directory, Identity, UnitOfWorkFactory
+from services.availability.ports import (
+    Bookings,
+    CalendarFreeBusy,
+    Directory,
+    Identity,
+    TokenRejected,
+    UnitOfWorkFactory,
+)
 
 T = TypeVar("T")
 log = logging.getLogger("rendezvous.availability")
@@ -205,7 +212,8 @@ class SourceReader:
         Organization-wide credentials act as a member of the batch: Google domain-wide delegation
         takes them as the subject (any user of the domain sees colleagues' free/busy), Microsoft app
         tokens are tenant-wide and ask through that member's calendar. A user's own credential asks
-        as that user.
+        as that user. A token the provider refuses (revoked or expired early) is handed back to
+        identity as ``rejected`` and the read tried once more with the one it returns.
         """
         assert route.provider is not None
         credential = await self._identity.credential(org_unit_id, route.credential_id)
@@ -217,7 +225,15 @@ class SourceReader:
             subject = ""
             mailbox = first if org_wide or not credential.subject_email else credential.subject_email
         token = await self._identity.access_token(org_unit_id, route.credential_id, subject)
-        return await self._calendars.read(route.provider, token, mailbox, emails, window)
+        try:
+            return await self._calendars.read(route.provider, token, mailbox, emails, window)
+        except TokenRejected:
+            pass  # revoked or expired early at the provider: identity gives another, once
+        token = await self._identity.access_token(org_unit_id, route.credential_id, subject, rejected=token)
+        try:
+            return await self._calendars.read(route.provider, token, mailbox, emails, window)
+        except TokenRejected as refused:
+            raise refused.error from None
 
     @staticmethod
     def _assemble(member: _Member, bookings: tuple[BookingBusy, ...], rules: StoredRules | None) -> MemberSources:

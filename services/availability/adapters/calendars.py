@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 
 from kit.errors import FailedPrecondition, RendezvousError, Unavailable
 from providers import (
+    ProviderAuthError,
     ProviderError,
     ProviderRateLimited,
     ProviderResponseError,
@@ -39,6 +40,7 @@ from services.availability.domain.model import (
     Source,
     SourceFailure,
 )
+from services.availability.ports import TokenRejected
 
 GRAPH_BLOCKING = {
     ScheduleStatus.BUSY: BusyStatus.BUSY,
@@ -69,6 +71,8 @@ class ProviderCalendars:
                 return {e: google_answer(google[e]) for e in emails if e in google}
             graph = await self._providers.microsoft.calendar.get_schedule(token, mailbox, emails, start, end)
             return {e: graph_answer(graph[e]) for e in emails if e in graph}
+        except ProviderAuthError as exc:
+            raise TokenRejected(provider_error(exc)) from exc
         except ProviderError as exc:
             raise provider_error(exc) from exc
 

@@ -152,10 +152,11 @@ class IdentityClient:
         self._credentials[key] = found
         return found
 
-    async def access_token(self, org_unit_id: str, credential_id: str, subject: str = "") -> str:
+    async def access_token(self, org_unit_id: str, credential_id: str, subject: str = "", rejected: str = "") -> str:
         try:
             answer = await self._stub.GetAccessToken(
-                identity_pb.GetAccessTokenRequest(org_unit_id=org_unit_id, credential_id=credential_id, subject=subject)
+                identity_pb.GetAccessTokenRequest(org_unit_id=org_unit_id, credential_id=credential_id, subject=subject,
+                                                  rejected_access_token=rejected)  # fmt: skip
             )
         except grpc.aio.AioRpcError as exc:
             raise peer_error(exc, "identity") from exc

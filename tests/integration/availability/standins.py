@@ -120,12 +120,17 @@ class StandInIdentity(identity_grpc.IdentityServiceServicer):
         }
         self.refuse: dict[str, errors.RendezvousError] = {}
         self.token_requests: list[tuple[str, str]] = []
+        self.rejected: list[str] = []  # rejected_access_token hints received
         self._tokens: dict[tuple[str, str], str] = {}
         key = json.loads((FIXTURES / "google.json").read_text())["service_accounts"][0]
         self._service_account = {k: v for k, v in key.items() if not k.startswith("_")}
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+    def token(self, credential_id: str, subject: str = "") -> str:
+        """The token last handed out for a credential (and subject)."""
+        return self._tokens[(credential_id, subject)]
 
     async def GetCredential(self, request: identity_pb.GetCredentialRequest, context: grpc.aio.ServicerContext) -> identity_pb.GetCredentialResponse:
         found = self.credentials.get(request.credential_id)
@@ -151,6 +156,10 @@ class StandInIdentity(identity_grpc.IdentityServiceServicer):
         found = self.credentials[request.credential_id]
         key = (request.credential_id, request.subject)
         token = self._tokens.get(key)
+        if request.rejected_access_token:
+            self.rejected.append(request.rejected_access_token)
+            if request.rejected_access_token == token:  # as identity does: refresh the refused current token
+                token = None
         if token is None:
             token = self._tokens[key] = await self._fetch(found, request.subject)
         return identity_pb.GetAccessTokenResponse(access_token=token, token_type="Bearer")

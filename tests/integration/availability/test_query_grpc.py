@@ -241,6 +241,20 @@ async def test_a_credential_identity_refuses_makes_its_members_unavailable(stack
     assert [f.reason for f in diagnostics(answer)[ALEX].failures] == ["CREDENTIAL_NEEDS_REAUTHORIZATION"]
 
 
+async def test_a_token_revoked_at_the_provider_is_handed_back_to_identity_and_the_member_stays_available(stack):
+    request = pb.GetFreeBusyRequest(org_unit_id=ORG, email=ADELE, window=window("2026-10-05T00:00", "2026-10-06T00:00"))
+    assert (await stack.call("GetFreeBusy", request)).diagnostics.status == OK
+    refused = stack.standins.identity.token("cred-ms")
+    assert await stack.admin.revoke_token(refused) == 1  # Microsoft forgets it before it expires
+    await stack.admin.clear_requests()
+    answer = await stack.call("GetFreeBusy", request)
+    assert answer.diagnostics.status == OK
+    assert [(a, b) for a, b, *_ in busy(answer)] == [("10-05 16:00", "10-05 17:00"), ("10-05 20:00", "10-05 20:30")]
+    assert stack.standins.identity.rejected == [refused]
+    assert stack.standins.identity.token("cred-ms") != refused
+    assert [r["status"] for r in await stack.admin.requests(route="microsoft.getSchedule")] == [401, 200]
+
+
 async def test_a_booking_service_outage_makes_everyone_unavailable(stack):
     stack.standins.booking.fail = Unavailable("down", reason="DEPENDENCY_UNAVAILABLE")
     answer = await stack.call("QueryAvailability", query([([ADA], 0)], "2026-10-05T09:00", "2026-10-05T12:00"))

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from kit.errors import RendezvousError
+from kit.errors import FailedPrecondition, RendezvousError
 from services.availability.domain.model import (
     AccessMode,
     AccountState,
@@ -22,7 +22,7 @@ from services.availability.domain.model import (
     SourceFailure,
 )
 from services.availability.domain.rules import StoredRules
-from services.availability.ports import RulesRepository
+from services.availability.ports import RulesRepository, TokenRejected
 
 GOOGLE_RW = CalendarRoute("conn-google", Provider.GOOGLE, AccessMode.READ_WRITE, "cred-google", ConnectionState.ACTIVE)
 MICROSOFT_FB = CalendarRoute(
@@ -56,15 +56,27 @@ class FakeIdentity:
         }
         self.errors: dict[str, RendezvousError] = {}
         self.token_calls: list[tuple[str, str]] = []
+        self.rejected: list[str] = []  # rejected_access_token hints received
+        self._refreshes: dict[tuple[str, str], int] = {}
 
     async def credential(self, org_unit_id: str, credential_id: str) -> Credential:
         return self.kinds[credential_id]
 
-    async def access_token(self, org_unit_id: str, credential_id: str, subject: str = "") -> str:
+    async def access_token(self, org_unit_id: str, credential_id: str, subject: str = "", rejected: str = "") -> str:
         self.token_calls.append((credential_id, subject))
         if credential_id in self.errors:
             raise self.errors[credential_id]
-        return f"token:{credential_id}:{subject}"
+        key = (credential_id, subject)
+        current = self._token(key)
+        if rejected:
+            self.rejected.append(rejected)
+            if rejected == current:  # as identity does: refresh only when the current token is refused
+                self._refreshes[key] = self._refreshes.get(key, 0) + 1
+        return self._token(key)
+
+    def _token(self, key: tuple[str, str]) -> str:
+        refreshes = self._refreshes.get(key, 0)
+        return f"token:{key[0]}:{key[1]}" + (f":{refreshes}" if refreshes else "")
 
 
 class FakeBookings:
@@ -97,6 +109,7 @@ class FakeCalendars:
     delay: float = 0.0
     error: RendezvousError | None = None
     calls: list[CalendarCall] = field(default_factory=list)
+    refused_tokens: set[str] = field(default_factory=set)  # answered 401
 
     async def read(
         self, provider: Provider, token: str, mailbox: str, emails: Sequence[str], window: tuple[int, int]
@@ -106,6 +119,9 @@ class FakeCalendars:
             await asyncio.sleep(self.delay)
         if self.error is not None:
             raise self.error
+        if token in self.refused_tokens:
+            raise TokenRejected(FailedPrecondition("401 from the provider", reason="PROVIDER_REJECTED",
+                                                   metadata={"http_status": "401"}))  # fmt: skip
         return {e: self.answers.get(e, MailboxBusy()) for e in emails}
 
 

@@ -20,6 +20,7 @@ from services.availability.domain.model import (
     ProviderBusy,
     SourceFailure,
 )
+from services.availability.ports import TokenRejected
 
 WINDOW = (int(datetime(2026, 10, 5, tzinfo=UTC).timestamp()), int(datetime(2026, 10, 12, tzinfo=UTC).timestamp()))
 
@@ -133,9 +134,12 @@ async def test_a_whole_call_refused_or_failing_raises_the_matching_kit_error(mak
     def refused(request: httpx.Request) -> httpx.Response:
         return httpx.Response(401, json={"error": {"code": 401, "message": "Invalid Credentials", "errors": [{"reason": "authError"}]}})
 
-    with pytest.raises(FailedPrecondition) as info:
+    # A refused token is the caller's to renew (TokenRejected), carrying what to report if it cannot.
+    with pytest.raises(TokenRejected) as info:
         await make(refused).read(Provider.GOOGLE, "t", "a@x.example", ["a@x.example"], WINDOW)
-    assert (info.value.reason, info.value.metadata["provider"], info.value.metadata["http_status"]) == (
+    error = info.value.error
+    assert isinstance(error, FailedPrecondition)
+    assert (error.reason, error.metadata["provider"], error.metadata["http_status"]) == (
         "PROVIDER_REJECTED",
         "GOOGLE",
         "401",

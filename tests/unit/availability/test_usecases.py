@@ -177,6 +177,22 @@ async def test_a_token_identity_refuses_makes_the_connections_members_unavailabl
     assert outcome.answer.results == ()
 
 
+async def test_a_token_the_provider_refuses_is_handed_back_to_identity_once_and_the_fresh_one_used(world):
+    world.calendars.refused_tokens.add(f"token:cred-google:{ADA}")  # revoked at Google before it expired
+    outcome = await world.availability.query(ORG, query(((ADA,), 0)))
+    assert diag(outcome, ADA).status is MemberStatus.OK
+    assert world.identity.rejected == [f"token:cred-google:{ADA}"]
+    assert [c.token for c in world.calendars.calls] == [f"token:cred-google:{ADA}", f"token:cred-google:{ADA}:1"]
+
+
+async def test_a_provider_refusing_the_fresh_token_too_makes_the_members_unavailable(world):
+    world.calendars.refused_tokens.update({f"token:cred-google:{ADA}", f"token:cred-google:{ADA}:1"})
+    outcome = await world.availability.query(ORG, query(((ADA,), 0)))
+    d = diag(outcome, ADA)
+    assert (d.status, [f.reason for f in d.failures]) == (MemberStatus.UNAVAILABLE, ["PROVIDER_REJECTED"])
+    assert len(world.calendars.calls) == 2 and outcome.answer.results == ()  # asked once more, not forever
+
+
 async def test_when_bookings_cannot_be_read_nobody_is_shown_free(world):
     world.bookings.error = Unavailable("booking down", reason="DEPENDENCY_UNAVAILABLE", metadata={"dependency": "booking"})
     outcome = await world.availability.query(ORG, query(((ADA,), 0), ((PATTI,), 0)))
