@@ -25,8 +25,13 @@ about 4 × ``timeout_seconds``, i.e. ≥ 80 s with the 10 s default; 120 s is a 
 
 ``mark_sent`` is deliberately not batched across the messages of a session: marking k accepted
 messages together would widen the window above from one message to k (a crash or a database outage
-before the batch is written re-sends all k). Throughput comes from the settlement being cheap instead:
-one statement, one round trip on PostgreSQL (``adapters.outbox_sql``).
+before the batch is written re-sends all k). Throughput comes from the settlement being cheap (one
+statement, one round trip on PostgreSQL: ``adapters.outbox_sql``) and from doing it while the next
+message travels: while message n is being marked sent, the same connection already sends message
+n+1's envelope and content, but holds back the end of its data — the point where the server takes
+the message — until n is marked (``MailSession.send(ready=…)``). If n cannot be marked, n+1 is
+abandoned mid-DATA (the server discards it) and given back, so a connection still never has more
+than one accepted, unmarked message.
 """
 
 from __future__ import annotations
@@ -49,6 +54,16 @@ from services.booking.invites.ports import (
 )
 
 log = logging.getLogger("rendezvous.booking.outbox")
+
+
+class _Withheld(Exception):
+    """A message's end of data was held back for good: the message before it could not be marked."""
+
+
+async def _after(previous: asyncio.Task[bool] | None) -> None:
+    """Settlements of one connection stay in order: wait for the one still running."""
+    if previous is not None:
+        await previous
 
 
 @dataclass(frozen=True)
@@ -216,12 +231,16 @@ class OutboxDispatcher:
         if not (queue and may_send()):
             return
         group: deque[OutgoingMessage] = deque()
+        marking: asyncio.Task[bool] | None = None  # mark_sent of the message this connection sent last
         try:
             async with self._transport.session() as session:
                 while queue and may_send():
                     group = queue.popleft()
                     while group and may_send():
-                        await self._deliver(session, group.popleft(), result)
+                        message = group.popleft()
+                        marking, withheld = await self._deliver(session, message, result, marking)
+                        if withheld:
+                            group.appendleft(message)
                     leftover.extend(group)
                     group.clear()
         except TransientDeliveryError as exc:  # could not open (or lost) the session
@@ -234,27 +253,47 @@ class OutboxDispatcher:
             result.outage_error = result.outage_error or f"{type(exc).__name__}: {exc}"
             result.errors.append(result.outage_error)
         finally:
+            if marking is not None:
+                await marking  # never raises: _settle_sent reports its failure in result
             leftover.extend(group)  # a group interrupted by an exception
 
-    async def _deliver(self, session: MailSession, message: OutgoingMessage, result: CycleResult) -> None:
+    async def _deliver(
+        self, session: MailSession, message: OutgoingMessage, result: CycleResult, previous: asyncio.Task[bool] | None
+    ) -> tuple[asyncio.Task[bool] | None, bool]:
+        """Send ``message`` while ``previous`` (marking the connection's last message sent) runs; the
+        server gets the end of the data only once ``previous`` succeeded. Returns this message's
+        ``mark_sent`` (started, not awaited) and whether the message was withheld (not sent, because
+        the previous one could not be marked)."""
+
+        async def previous_marked() -> None:
+            if previous is not None and not await previous:
+                raise _Withheld()
+
         try:
-            await session.send(message.sender, message.recipient, message.raw)
+            await session.send(message.sender, message.recipient, message.raw,
+                               ready=previous_marked if previous is not None else None)
+        except _Withheld:
+            return None, True
         except PermanentDeliveryError as exc:
+            await _after(previous)
             await self._settle_failed(message, str(exc), result)
-            return
+            return None, False
         except TransientDeliveryError as exc:
             if exc.code in (0, 421):
                 result.server_unavailable = True  # the rest of the batch would fail the same way
                 result.outage_error = result.outage_error or str(exc)
+            await _after(previous)
             await self._retry_later(message, str(exc), result)
-            return
+            return None, False
         except Exception as exc:  # unexpected: never drop the message
             log.exception("sending %s failed unexpectedly", message.message_id)
+            await _after(previous)
             await self._retry_later(message, f"{type(exc).__name__}: {exc}", result)
-            return
-        await self._settle_sent(message, result)
+            return None, False
+        return asyncio.create_task(self._settle_sent(message, result)), False
 
-    async def _settle_sent(self, message: OutgoingMessage, result: CycleResult) -> None:
+    async def _settle_sent(self, message: OutgoingMessage, result: CycleResult) -> bool:
+        """Mark an accepted message sent (retried briefly); False when that kept failing."""
         error: Exception | None = None
         for pause in (0.0, *self._mark_sent_pauses):
             if pause:
@@ -262,7 +301,7 @@ class OutboxDispatcher:
             try:
                 await self._repo.mark_sent(message.message_id, self._clock.now())
                 result.sent += 1
-                return
+                return True
             except Exception as exc:
                 error = exc
         log.error(
@@ -273,6 +312,7 @@ class OutboxDispatcher:
         )
         result.repository_failed = True  # stop this batch: every further send would risk a duplicate
         result.errors.append(str(error))
+        return False
 
     async def _retry_later(self, message: OutgoingMessage, error: str, result: CycleResult) -> None:
         failures = message.attempts + 1

@@ -14,7 +14,7 @@ A lease that is never settled (the process died) simply expires and the message 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
@@ -79,10 +79,17 @@ class PermanentDeliveryError(MailDeliveryError):
 class MailSession(Protocol):
     """One open connection to the mail server; messages are sent one by one over it."""
 
-    async def send(self, sender: str, recipient: str, raw: bytes) -> None:
+    async def send(
+        self, sender: str, recipient: str, raw: bytes, *, ready: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
         """Deliver ``raw`` to ``recipient`` with envelope ``sender``; return once the server accepted
         it (250 after DATA). Raises ``TransientDeliveryError`` or ``PermanentDeliveryError``; after a
-        transient error the session may be unusable and the caller opens a new one."""
+        transient error the session may be unusable and the caller opens a new one.
+
+        ``ready``, when given, is awaited after the envelope and the content went out and before the
+        end of the data — the moment the server takes the message. The caller does other work
+        meanwhile (the outbox records the previous message as sent). When ``ready`` raises, the
+        session abandons the transaction so the server never accepts the message, and re-raises."""
         ...
 
 

@@ -12,10 +12,12 @@ import email.policy
 import smtplib
 import socket
 import threading
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -60,6 +62,26 @@ class _Handler:
         return "250 Message accepted for delivery"
 
 
+class _Controller(Controller):
+    """aiosmtpd's controller, keeping its connections so ``drop_connections`` can close them."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connections: weakref.WeakSet[SMTP] = weakref.WeakSet()
+
+    def factory(self) -> SMTP:
+        server = super().factory()
+        self.connections.add(server)
+        return server
+
+    async def drop_connections(self) -> None:
+        for server in list(self.connections):
+            if server.transport is not None:
+                server.transport.abort()
+        await asyncio.sleep(0)  # the transports close their sockets in callbacks of the next iteration
+        await asyncio.sleep(0)
+
+
 class SmtpSink:
     """``start()`` / ``stop()`` may be called repeatedly; the port stays the same."""
 
@@ -72,12 +94,15 @@ class SmtpSink:
         self._controller: Controller | None = None
 
     def start(self) -> None:
-        self._controller = Controller(_Handler(self), hostname=self.host, port=self.port, server_hostname="sink")
+        self._controller = _Controller(_Handler(self), hostname=self.host, port=self.port, server_hostname="sink")
         self._controller.start()
 
     def stop(self) -> None:
+        """Go away like a crashed server: open connections are dropped first (aiosmtpd's own stop
+        leaves a connection that is in the middle of DATA unclosed), then the listener stops."""
         controller, self._controller = self._controller, None
         if controller is not None:
+            asyncio.run_coroutine_threadsafe(controller.drop_connections(), controller.loop).result(10)
             controller.stop()
 
     @property

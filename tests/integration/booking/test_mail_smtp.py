@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -109,3 +111,48 @@ async def test_a_session_reconnects_after_the_server_went_away(smtp_sink: SmtpSi
         smtp_sink.start()
         await session.send(messages[1].sender, messages[1].recipient, messages[1].raw)
     assert [r.message_id for r in smtp_sink.received] == [messages[0].message_id, messages[1].message_id]
+
+
+async def test_a_send_waits_for_ready_before_the_end_of_data_and_nothing_arrives_before(smtp_sink: SmtpSink) -> None:
+    m = invites(1)[0]
+    gate = asyncio.Event()
+
+    async def ready() -> None:
+        await asyncio.sleep(0.2)  # the server has the envelope and the content, not the end of the data
+        assert smtp_sink.count() == 0
+        await gate.wait()
+
+    async with SmtpTransport(smtp_sink.host, smtp_sink.port).session() as session:
+        sending = asyncio.create_task(session.send(m.sender, m.recipient, m.raw, ready=ready))
+        await asyncio.sleep(0.3)
+        assert smtp_sink.count() == 0 and not sending.done()
+        gate.set()
+        await sending
+    assert smtp_sink.message_ids() == Counter({m.message_id: 1})
+    assert smtp_sink.received[0].content.rstrip(b"\r\n") == m.raw.rstrip(b"\r\n")
+
+
+async def test_a_ready_that_raises_abandons_the_message_and_the_session_goes_on(smtp_sink: SmtpSink) -> None:
+    first, second = invites(1)
+
+    async def refuse() -> None:
+        raise LookupError("the previous message could not be recorded")
+
+    async with SmtpTransport(smtp_sink.host, smtp_sink.port).session() as session:
+        with pytest.raises(LookupError):
+            await session.send(first.sender, first.recipient, first.raw, ready=refuse)
+        await asyncio.sleep(0.2)
+        assert smtp_sink.count() == 0  # the server discarded the unfinished transaction
+        await session.send(second.sender, second.recipient, second.raw)
+    assert smtp_sink.message_ids() == Counter({second.message_id: 1})
+
+
+async def test_content_lines_starting_with_a_dot_arrive_unchanged(smtp_sink: SmtpSink) -> None:
+    raw = b"Message-ID: <dots@example.org>\r\nSubject: dots\r\n\r\n.first\r\n..second\r\n.\r\nlast"
+    async with SmtpTransport(smtp_sink.host, smtp_sink.port).session() as session:
+        await session.send("a@example.org", "b@example.org", raw, ready=_nothing)
+    assert smtp_sink.received[0].content == raw + b"\r\n"
+
+
+async def _nothing() -> None:
+    return None

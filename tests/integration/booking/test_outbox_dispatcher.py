@@ -183,3 +183,45 @@ async def test_two_dispatchers_on_one_outbox_never_send_a_message_twice(smtp_sin
         await first.stop()
         await second.stop()
     assert smtp_sink.message_ids() == Counter({m.message_id: 1 for m in messages})
+
+
+class _MarkingOutbox(InMemoryOutbox):
+    """mark_sent waits for ``gate`` (and then fails while ``failing``), counting what the server has then."""
+
+    def __init__(self, sink: SmtpSink) -> None:
+        super().__init__()
+        self.sink, self.gate, self.failing = sink, asyncio.Event(), False
+        self.received_while_marking: list[int] = []
+
+    async def mark_sent(self, message_id: str, sent_at: datetime) -> None:
+        await asyncio.sleep(0.2)  # the connection meanwhile sends the next message's envelope and content
+        self.received_while_marking.append(self.sink.count())
+        await self.gate.wait()
+        if self.failing:
+            raise ConnectionError("database unavailable")
+        await super().mark_sent(message_id, sent_at)
+
+
+async def test_the_next_message_is_accepted_only_after_the_previous_one_was_marked_sent(smtp_sink: SmtpSink) -> None:
+    messages = bookings(1)  # 4 messages of one booking: one connection, in order
+    outbox = _MarkingOutbox(smtp_sink)
+    outbox.add(messages, at=datetime.now(UTC))
+    outbox.gate.set()
+    await dispatcher(outbox, smtp_sink, connections=1).dispatch_once()
+    assert outbox.received_while_marking == [1, 2, 3, 4]  # never a second unmarked message at the server
+    assert smtp_sink.message_ids() == Counter({m.message_id: 1 for m in messages})
+    assert len(outbox.in_state(OutboxState.SENT)) == len(messages)
+
+
+async def test_when_a_message_cannot_be_marked_the_next_one_never_reaches_the_server(smtp_sink: SmtpSink) -> None:
+    messages = bookings(1)
+    outbox = _MarkingOutbox(smtp_sink)
+    outbox.add(messages, at=datetime.now(UTC))
+    outbox.failing = True
+    outbox.gate.set()
+    result = await dispatcher(outbox, smtp_sink, connections=1, mark_sent_retry_pauses=(0.01,)).dispatch_once()
+    await asyncio.sleep(0.3)
+    assert smtp_sink.message_ids() == Counter({messages[0].message_id: 1})
+    assert result.repository_failed and result.released == 3
+    rest = [outbox.rows[m.message_id] for m in messages[1:]]
+    assert all(r.state is OutboxState.PENDING and r.attempts == 0 and r.lease_until is None for r in rest)

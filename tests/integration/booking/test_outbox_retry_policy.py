@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -43,6 +43,7 @@ class ScriptedTransport:
         self.started = asyncio.Event()
         self.sessions = 0
         self.log: list[tuple[int, str]] = []  # (session number, recipient) in sending order
+        self.abandoned: list[str] = []  # recipients whose transaction was given up before the end of data
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[ScriptedSession]:
@@ -51,7 +52,7 @@ class ScriptedTransport:
         self.sessions += 1
         yield ScriptedSession(self, self.sessions)
 
-    async def send(self, number: int, recipient: str) -> None:
+    async def send(self, number: int, recipient: str, ready: Callable[[], Awaitable[None]] | None) -> None:
         self.started.set()
         if self.gate is not None:
             await self.gate.wait()
@@ -60,6 +61,12 @@ class ScriptedTransport:
         failure = self.failures.get(recipient)
         if failure:
             raise failure
+        if ready is not None:  # everything but the end of the data went out; the server holds nothing yet
+            try:
+                await ready()
+            except BaseException:
+                self.abandoned.append(recipient)
+                raise
         self.sent.append(recipient)
         self.log.append((number, recipient))
 
@@ -68,8 +75,10 @@ class ScriptedSession:
     def __init__(self, transport: ScriptedTransport, number: int) -> None:
         self.transport, self.number = transport, number
 
-    async def send(self, sender: str, recipient: str, raw: bytes) -> None:
-        await self.transport.send(self.number, recipient)
+    async def send(
+        self, sender: str, recipient: str, raw: bytes, *, ready: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
+        await self.transport.send(self.number, recipient, ready)
 
 
 class FlakyOutbox(InMemoryOutbox):
@@ -178,6 +187,7 @@ async def test_when_mark_sent_keeps_failing_the_batch_stops_to_avoid_duplicates(
     outbox.mark_sent_fails = True
     result = await dispatcher.dispatch_once()
     assert transport.sent == ["guest0@example.org"]  # one message at risk of a repeat, not five
+    assert transport.abandoned == ["guest1@example.org"]  # started while guest0 was being marked, never finished
     assert result.repository_failed and result.released == 4
     assert all(r.state is OutboxState.PENDING and r.lease_until is None for r in list(outbox.rows.values())[1:])
     # the accepted one keeps its lease, so it is re-sent only after the lease expires (same Message-ID)
