@@ -130,15 +130,43 @@ class Webex(ProviderClient):
             body["hostEmail"] = host_email
         body["sendEmail"] = send_email
         answer = await self._json("POST", f"{self._base}/meetings", token=token, json_body=body)
-        return WebexMeeting(
-            id=req_str(self.provider, answer, "id"),
-            meeting_number=opt_str(answer, "meetingNumber"),
-            web_link=req_str(self.provider, answer, "webLink"),
-            sip_address=opt_str(answer, "sipAddress"),
-            host_email=opt_str(answer, "hostEmail"),
-            password=opt_str(answer, "password"),
-            raw=answer,
+        return self._meeting(answer)
+
+    async def update_meeting(
+        self,
+        token: str,
+        meeting_id: str,
+        *,
+        title: str,
+        start: datetime,
+        end: datetime,
+        timezone: str | None = None,
+        host_email: str | None = None,
+        agenda: str | None = None,
+        password: str | None = None,
+        send_email: bool = True,
+    ) -> WebexMeeting:
+        """Replace a meeting's schedule (``PUT /meetings/{id}``, Webex answers 200 with the meeting).
+
+        A PUT replaces the meeting: ``title``, ``start`` and ``end`` are required, and what is left
+        out (agenda, password) may be reset, so pass what should stay. ``host_email`` is needed for a
+        meeting an admin scheduled for another user. Safe to repeat (retried on 5xx).
+        ``ProviderNotFound`` when Webex no longer knows the meeting.
+        """
+        body: dict[str, Any] = {"title": title, "start": format_rfc3339(start), "end": format_rfc3339(end)}
+        if timezone:
+            body["timezone"] = timezone
+        if agenda:
+            body["agenda"] = agenda
+        if password:
+            body["password"] = password
+        if host_email:
+            body["hostEmail"] = host_email
+        body["sendEmail"] = send_email
+        answer = await self._json(
+            "PUT", f"{self._base}/meetings/{segment(meeting_id)}", token=token, json_body=body, idempotent=True
         )
+        return self._meeting(answer)
 
     async def delete_meeting(
         self, token: str, meeting_id: str, *, host_email: str | None = None, send_email: bool = True
@@ -203,6 +231,17 @@ class Webex(ProviderClient):
             if next_link is None:
                 return
             url = cursor = next_link
+
+    def _meeting(self, answer: dict[str, Any]) -> WebexMeeting:
+        return WebexMeeting(
+            id=req_str(self.provider, answer, "id"),
+            meeting_number=opt_str(answer, "meetingNumber"),
+            web_link=req_str(self.provider, answer, "webLink"),
+            sip_address=opt_str(answer, "sipAddress"),
+            host_email=opt_str(answer, "hostEmail"),
+            password=opt_str(answer, "password"),
+            raw=answer,
+        )
 
     def _person(self, row: dict[str, Any]) -> WebexPerson:
         emails = row.get("emails")

@@ -169,6 +169,32 @@ class Zoom(ProviderClient):
             raw=answer,
         )
 
+    async def update_meeting(
+        self,
+        token: str,
+        meeting_id: int,
+        *,
+        topic: str,
+        start: datetime,
+        duration_min: int,
+        timezone: str,
+        agenda: str | None = None,
+    ) -> None:
+        """Move and rename a scheduled meeting (``PATCH /meetings/{id}``, Zoom answers 204); start sent
+        in UTC. Only the given fields change, so repeating the call is safe (retried on 5xx).
+        ``ProviderNotFound`` (code 3001) when Zoom no longer knows the meeting."""
+        body: dict[str, Any] = {
+            "topic": topic,
+            "start_time": format_utc_seconds(start),
+            "duration": duration_min,
+            "timezone": timezone,
+        }
+        if agenda is not None:
+            body["agenda"] = agenda
+        await self._send(
+            "PATCH", f"{self._api}/meetings/{meeting_id}", token=token, json_body=body, idempotent=True
+        )
+
     async def delete_meeting(self, token: str, meeting_id: int) -> bool:
         """Delete a meeting; False when Zoom no longer knows it."""
         try:

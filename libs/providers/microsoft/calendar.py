@@ -265,6 +265,42 @@ class GraphCalendar(ProviderClient):
         answer = await self._json(
             "POST", f"{self._base}/users/{segment(user_id)}/onlineMeetings", token=token, json_body=body
         )
+        return self._online_meeting(answer)
+
+    async def update_online_meeting(
+        self, token: str, user_id: str, meeting_id: str, subject: str, start: datetime, end: datetime
+    ) -> OnlineMeeting:
+        """Move and rename a standalone Teams meeting (``PATCH /users/{id}/onlineMeetings/{id}``, 200
+        with the meeting). Graph needs start and end together; safe to repeat (retried on 5xx).
+        ``ProviderNotFound`` when Graph no longer knows the meeting."""
+        body = {
+            "subject": subject,
+            "startDateTime": format_rfc3339(start),
+            "endDateTime": format_rfc3339(end),
+        }
+        answer = await self._json(
+            "PATCH",
+            f"{self._base}/users/{segment(user_id)}/onlineMeetings/{segment(meeting_id)}",
+            token=token,
+            json_body=body,
+            idempotent=True,
+        )
+        return self._online_meeting(answer)
+
+    async def delete_online_meeting(self, token: str, user_id: str, meeting_id: str) -> bool:
+        """Delete a standalone Teams meeting (204); False when Graph no longer knows it."""
+        try:
+            await self._send(
+                "DELETE",
+                f"{self._base}/users/{segment(user_id)}/onlineMeetings/{segment(meeting_id)}",
+                token=token,
+                idempotent=True,
+            )
+        except ProviderNotFound:
+            return False
+        return True
+
+    def _online_meeting(self, answer: dict[str, Any]) -> OnlineMeeting:
         return OnlineMeeting(
             id=req_str(self.provider, answer, "id"),
             join_url=req_str(self.provider, answer, "joinWebUrl"),

@@ -1,4 +1,5 @@
-"""Graph calendar endpoints: ``getSchedule``, events create/get/patch/delete and ``onlineMeetings``."""
+"""Graph calendar endpoints: ``getSchedule``, events create/get/patch/delete and ``onlineMeetings``
+(create, get, patch, delete)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from sandbox.providers.microsoft_graph import (
     json_body,
     target_user,
 )
-from sandbox.providers.microsoft_meetings import make_online_meetings
+from sandbox.providers.microsoft_meetings import make_online_meeting_handlers, make_online_meetings
 from sandbox.providers.microsoft_schedule import schedule_error, schedule_information
 from sandbox.providers.microsoft_state import DEFAULT_WORKING_HOURS, MsEvent, MsUser, State, event_from_data
 from sandbox.providers.microsoft_time import (
@@ -361,6 +362,7 @@ def add_routes(app: web.Application, sandbox: Sandbox) -> None:
     schedule = make_get_schedule(sandbox)
     events = make_event_handlers(sandbox)
     meetings = make_online_meetings(sandbox)
+    meeting = make_online_meeting_handlers(sandbox)
     for base in (f"{GRAPH_PREFIX}/me", f"{GRAPH_PREFIX}/users/{{user}}"):
         app.router.add_post(f"{base}/calendar/getSchedule", schedule)
         for coll in ("events", "calendar/events"):
@@ -369,3 +371,6 @@ def add_routes(app: web.Application, sandbox: Sandbox) -> None:
             app.router.add_patch(f"{base}/{coll}/{{event}}", events["patch"])
             app.router.add_delete(f"{base}/{coll}/{{event}}", events["delete"])
         app.router.add_post(f"{base}/onlineMeetings", meetings)
+        app.router.add_get(f"{base}/onlineMeetings/{{meeting}}", meeting["get"])
+        app.router.add_patch(f"{base}/onlineMeetings/{{meeting}}", meeting["update"])
+        app.router.add_delete(f"{base}/onlineMeetings/{{meeting}}", meeting["delete"])

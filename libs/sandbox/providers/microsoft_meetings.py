@@ -1,8 +1,13 @@
-"""Graph ``POST /users/{objectId}/onlineMeetings`` and ``/me/onlineMeetings`` (standalone Teams meetings).
+"""Graph standalone Teams meetings: ``POST /users/{objectId}/onlineMeetings`` (201) and
+``GET`` / ``PATCH`` (200 with the meeting) / ``DELETE`` (204) ``…/onlineMeetings/{meetingId}``, also
+under ``/me``.
 
 App-only callers must address the organizer by object id (a UPN gets 400) and need the tenant's Teams
 application access policy to name their app (403 "No Application Access Policy found for this app"
-otherwise); delegated callers may only create meetings for themselves.
+otherwise); delegated callers may only reach their own meetings. A meeting id the organizer does not
+have (or one deleted) is 404 ``NotFound`` (the code string is unverified). ``PATCH`` changes only
+the properties sent, and moving a meeting needs ``startDateTime`` and ``endDateTime`` together (400
+otherwise), as Graph documents. Deleted meetings stay in ``created()`` marked ``_deleted``.
 """
 
 from __future__ import annotations
@@ -37,26 +42,10 @@ def make_online_meetings(sandbox: Sandbox) -> Any:
 
     @route("microsoft.onlineMeetings.create", NAME)
     async def create(request: web.Request) -> web.StreamResponse:
-        caller = authenticate(request, sandbox)
-        if isinstance(caller, web.Response):
-            return caller
-        if not caller.allowed(MEETINGS):
-            return deny(request)
-        state: State = sandbox.state[NAME]
-        key = request.match_info.get("user")
-        if caller.app_only and key is not None and not _GUID.match(key):
-            return graph_error(
-                request, 400, "BadRequest",
-                "The user must be identified by object id (not UPN) when using application permissions.",
-            )  # fmt: skip
-        user = target_user(request, caller, state, key)
-        if isinstance(user, web.Response):
-            return graph_error(request, 404, "NotFound", f"User '{key}' was not found.")
-        if caller.user is not None and user is not caller.user:
-            return graph_error(request, 403, "Forbidden", "3003: User does not have access to lookup meeting.")
-        policy = caller.tenant.access_policy
-        if caller.app_only and caller.grant.client_id not in policy and "*" not in policy:
-            return graph_error(request, 403, "Forbidden", "No Application Access Policy found for this app")
+        found = _organizer(request, sandbox)
+        if isinstance(found, web.Response):
+            return found
+        caller, user, state = found
         body = await json_body(request)
         if isinstance(body, web.Response):
             return body
@@ -67,6 +56,92 @@ def make_online_meetings(sandbox: Sandbox) -> Any:
         return json_response(meeting, status=201)
 
     return create
+
+
+def make_online_meeting_handlers(sandbox: Sandbox) -> dict[str, Any]:
+    """``GET``, ``PATCH`` and ``DELETE`` of ``…/onlineMeetings/{meetingId}``."""
+
+    def meeting_of(request: web.Request) -> dict[str, Any] | web.Response:
+        found = _organizer(request, sandbox)
+        if isinstance(found, web.Response):
+            return found
+        _caller, user, state = found
+        wanted = request.match_info["meeting"]
+        meeting = next((m for m in state.online_meetings if m["id"] == wanted and m["_organizer"] == user.id
+                        and not m.get("_deleted")), None)  # fmt: skip
+        if meeting is None:
+            return graph_error(request, 404, "NotFound", f"The online meeting '{wanted}' was not found.")
+        return meeting
+
+    @route("microsoft.onlineMeetings.get", NAME)
+    async def get(request: web.Request) -> web.StreamResponse:
+        meeting = meeting_of(request)
+        return meeting if isinstance(meeting, web.Response) else json_response(_public(meeting))
+
+    @route("microsoft.onlineMeetings.update", NAME)
+    async def update(request: web.Request) -> web.StreamResponse:
+        meeting = meeting_of(request)
+        if isinstance(meeting, web.Response):
+            return meeting
+        body = await json_body(request)
+        if isinstance(body, web.Response):
+            return body
+        if ("startDateTime" in body) != ("endDateTime" in body):
+            return graph_error(request, 400, "BadRequest",
+                               "Adjusting the start or end date/time requires both startDateTime and endDateTime.")
+        if "startDateTime" in body:
+            start, end = _parse_iso(body["startDateTime"]), _parse_iso(body["endDateTime"])
+            if start is None or end is None:
+                return graph_error(request, 400, "BadRequest", "startDateTime and endDateTime must be ISO 8601 date-times.")
+            if end < start:
+                return graph_error(request, 400, "BadRequest", "endDateTime must be after startDateTime.")
+            meeting.update(startDateTime=_graph_instant(start), endDateTime=_graph_instant(end))
+        if "subject" in body:
+            meeting["subject"] = body["subject"]
+        return json_response(_public(meeting))
+
+    @route("microsoft.onlineMeetings.delete", NAME)
+    async def delete(request: web.Request) -> web.StreamResponse:
+        meeting = meeting_of(request)
+        if isinstance(meeting, web.Response):
+            return meeting
+        meeting["_deleted"] = True
+        return web.Response(status=204)
+
+    return {"get": get, "update": update, "delete": delete}
+
+
+def _organizer(request: web.Request, sandbox: Sandbox) -> tuple[Caller, MsUser, State] | web.Response:
+    """The caller and the organizer the path names, when the caller may act on their meetings."""
+    caller = authenticate(request, sandbox)
+    if isinstance(caller, web.Response):
+        return caller
+    if not caller.allowed(MEETINGS):
+        return deny(request)
+    state: State = sandbox.state[NAME]
+    key = request.match_info.get("user")
+    if caller.app_only and key is not None and not _GUID.match(key):
+        return graph_error(
+            request, 400, "BadRequest",
+            "The user must be identified by object id (not UPN) when using application permissions.",
+        )  # fmt: skip
+    user = target_user(request, caller, state, key)
+    if isinstance(user, web.Response):
+        return graph_error(request, 404, "NotFound", f"User '{key}' was not found.")
+    if caller.user is not None and user is not caller.user:
+        return graph_error(request, 403, "Forbidden", "3003: User does not have access to lookup meeting.")
+    policy = caller.tenant.access_policy
+    if caller.app_only and caller.grant.client_id not in policy and "*" not in policy:
+        return graph_error(request, 403, "Forbidden", "No Application Access Policy found for this app")
+    return caller, user, state
+
+
+def _public(meeting: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in meeting.items() if not k.startswith("_")}
+
+
+def _graph_instant(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _parse_iso(value: Any) -> datetime | None:
@@ -93,8 +168,8 @@ def _online_meeting(caller: Caller, user: MsUser, body: dict[str, Any]) -> dict[
         "@odata.context": f"{CONTEXT}#users('{user.id}')/onlineMeetings/$entity",
         "id": meeting_id,
         "creationDateTime": iso_utc(now()),
-        "startDateTime": start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
-        "endDateTime": end.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+        "startDateTime": _graph_instant(start),
+        "endDateTime": _graph_instant(end),
         "joinUrl": join,
         "joinWebUrl": join,
         "meetingCode": str(secrets.randbelow(9 * 10**11) + 10**11),

@@ -4,6 +4,10 @@ Fidelity notes:
 - ``POST /meetings`` answers **200** (not 201); validates title (<= 128), agenda (<= 1300), start not
   in the past on the sandbox clock (60 s grace), 10 min <= end - start <= 23 h 59 m; ``hostEmail`` for
   another user needs ``meeting:admin_schedule_write`` *and* an admin caller in the same org.
+- ``PUT /meetings/{id}`` replaces the schedule (title, start, end required, same validation) and
+  answers **200** with the meeting; ``GET``/``PUT``/``DELETE`` of a meeting someone else hosts need
+  an admin of the host's org with the admin scope naming the host (``hostEmail``: query for GET and
+  DELETE, body for PUT), and answer **404** "Meeting not found." otherwise or for an unknown id.
 - ``GET /people?email=`` answers ``items: []`` when nothing matches; listing without ``email``,
   ``displayName`` or ``id`` is for admins only; paging uses ``max`` and an RFC 5988 ``Link`` header
   carrying ``cursor``. ``loginEnabled``/``invitePending`` are shown to admins only.
@@ -48,6 +52,9 @@ MAX_DURATION = timedelta(hours=23, minutes=59)
 PAST_GRACE = 60.0
 WRITE_SCOPES = frozenset({"meeting:schedules_write", "meeting:admin_schedule_write", "spark:all"})
 READ_SCOPES = WRITE_SCOPES | {"meeting:schedules_read", "meeting:admin_schedule_read"}
+#: Scopes that reach meetings other users host (an admin of their org): [read, write].
+ADMIN_SCOPES = (frozenset({"meeting:admin_schedule_read", "meeting:admin_schedule_write", "spark:all"}),
+                frozenset({"meeting:admin_schedule_write", "spark:all"}))  # fmt: skip
 PEOPLE_SCOPES = frozenset({"spark:people_read", "spark:all", "spark-admin:people_read"})
 MAX_PEOPLE = 1000
 #: Clock for changes made outside a request (admin ``update_user``); setup() points it at the sandbox clock.
@@ -402,32 +409,69 @@ def make_meetings(sandbox: Sandbox) -> dict[str, Any]:
         state.meetings[meeting["id"]] = meeting
         return json_response(_view(meeting))
 
-    def lookup(request: web.Request, scopes: frozenset[str]) -> tuple[dict[str, Any], State] | web.Response:
+    def lookup(
+        request: web.Request, scopes: frozenset[str], host_email: Any = None
+    ) -> tuple[dict[str, Any], State] | web.Response:
+        """The meeting the path names, when the caller hosts it — or is an admin of the host's org
+        with the admin scope who names the host (``hostEmail``); 404 otherwise."""
         found = _caller(request, sandbox, scopes)
         if isinstance(found, web.Response):
             return found
-        _grant, caller = found
+        grant, caller = found
         state: State = sandbox.state[NAME]
         meeting = state.meetings.get(request.match_info["meeting"])
-        if meeting is None or (meeting["hostUserId"] != caller["id"] and not caller["_admin"]):
+        host = state.by_id.get(meeting["hostUserId"]) if meeting is not None else None
+        if meeting is None or host is None:
             return webex_error(404, "Meeting not found.")
+        if host["id"] != caller["id"]:
+            named = isinstance(host_email, str) and host_email.lower() in (e.lower() for e in host["emails"])
+            admin_scope = grant.scopes & ADMIN_SCOPES[scopes is WRITE_SCOPES]
+            if not (named and caller["_admin"] and admin_scope and host["orgId"] == caller["orgId"]):
+                return webex_error(404, "Meeting not found.")
         return meeting, state
 
     @route("webex.meetings.get", NAME)
     async def get(request: web.Request) -> web.StreamResponse:
-        found = lookup(request, READ_SCOPES)
+        found = lookup(request, READ_SCOPES, request.query.get("hostEmail"))
         return found if isinstance(found, web.Response) else json_response(_view(found[0]))
+
+    @route("webex.meetings.update", NAME)
+    async def update(request: web.Request) -> web.StreamResponse:
+        try:
+            body = json.loads(await request.read() or b"null")
+        except ValueError:
+            body = None
+        found = lookup(request, WRITE_SCOPES, body.get("hostEmail") if isinstance(body, dict) else None)
+        if isinstance(found, web.Response):
+            return found
+        if not isinstance(body, dict):
+            return webex_error(400, "The request body is not valid JSON.")
+        meeting, _state = found
+        problems, start, end, zone, zone_name = _validate_meeting(body, sandbox.clock())
+        if problems or start is None or end is None:
+            return webex_error(400, "The input parameters contain invalid items.", problems)
+        # A PUT replaces the schedule: what is left out goes back to its default; the password stays
+        # unless a new one is given; id, meeting number and links never change.
+        meeting.update(
+            title=body["title"], agenda=body.get("agenda", ""), timezone=zone_name,
+            start=_format_time(start, zone, zone_name), end=_format_time(end, zone, zone_name),
+            password=body.get("password") or meeting["password"],
+            enabledJoinBeforeHost=bool(body.get("enabledJoinBeforeHost", False)),
+            joinBeforeHostMinutes=int(body.get("joinBeforeHostMinutes", 0) or 0),
+            sendEmail=bool(body.get("sendEmail", True)),
+        )  # fmt: skip
+        return json_response(_view(meeting))
 
     @route("webex.meetings.delete", NAME)
     async def delete(request: web.Request) -> web.StreamResponse:
-        found = lookup(request, WRITE_SCOPES)
+        found = lookup(request, WRITE_SCOPES, request.query.get("hostEmail"))
         if isinstance(found, web.Response):
             return found
         meeting, state = found
         del state.meetings[meeting["id"]]
         return web.Response(status=204)
 
-    return {"create": create, "get": get, "delete": delete}
+    return {"create": create, "get": get, "update": update, "delete": delete}
 
 
 def _view(meeting: dict[str, Any]) -> dict[str, Any]:
@@ -566,6 +610,7 @@ def setup(app: web.Application, sandbox: Sandbox) -> None:
     meetings = make_meetings(sandbox)
     app.router.add_post(f"{PREFIX}/meetings", meetings["create"])
     app.router.add_get(f"{PREFIX}/meetings/{{meeting}}", meetings["get"])
+    app.router.add_put(f"{PREFIX}/meetings/{{meeting}}", meetings["update"])
     app.router.add_delete(f"{PREFIX}/meetings/{{meeting}}", meetings["delete"])
     people = make_people(sandbox)
     app.router.add_get(f"{PREFIX}/people", people["list"])

@@ -13,6 +13,7 @@ from providers import (
     ProviderAuthError,
     ProviderEndpoints,
     ProviderHttp,
+    ProviderNotFound,
     ProviderPermissionError,
     Providers,
     Timeouts,
@@ -146,6 +147,25 @@ async def test_a_standalone_online_meeting(providers, app_token):
     )
 
     assert meeting.id and meeting.join_url.startswith("https://teams.microsoft.com/")
+
+
+async def test_a_standalone_online_meeting_moved_then_deleted(providers, app_token, admin):
+    calendar = providers.microsoft.calendar
+    start = datetime(2026, 11, 3, 9, tzinfo=UTC)
+    meeting = await calendar.create_online_meeting(app_token, MEGAN, "Check", start, start + timedelta(minutes=30))
+
+    moved = await calendar.update_online_meeting(
+        app_token, MEGAN, meeting.id, "Moved", start + timedelta(days=1), start + timedelta(days=1, minutes=45))
+
+    assert (moved.id, moved.join_url) == (meeting.id, meeting.join_url)
+    assert (moved.raw["subject"], moved.raw["startDateTime"], moved.raw["endDateTime"]) == (
+        "Moved", "2026-11-04T09:00:00.000Z", "2026-11-04T09:45:00.000Z")
+    patches = await admin.requests(route="microsoft.onlineMeetings.update")
+    assert [(r["method"], r["status"]) for r in patches] == [("PATCH", 200)]
+    assert await calendar.delete_online_meeting(app_token, MEGAN, meeting.id) is True
+    assert await calendar.delete_online_meeting(app_token, MEGAN, meeting.id) is False
+    with pytest.raises(ProviderNotFound):
+        await calendar.update_online_meeting(app_token, MEGAN, meeting.id, "Gone", start, start + timedelta(hours=1))
 
 
 async def test_users_organization_and_rooms(providers, app_token):

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from providers import InvalidGrant, ProviderBadRequest, TokenSet, new_pkce
+from providers import InvalidGrant, ProviderBadRequest, ProviderNotFound, TokenSet, new_pkce
 
 REDIRECT_URI = "http://127.0.0.1:8054/oauth/callback"
 SCOPES = ["spark:kms", "meeting:admin_schedule_write", "spark:people_read"]
@@ -71,6 +71,28 @@ async def test_meetings_from_create_to_delete(providers, tokens, admin):
     assert requests[-1]["status"] == 200
     assert await providers.webex.delete_meeting(tokens.access_token, meeting.id) is True
     assert await providers.webex.delete_meeting(tokens.access_token, meeting.id) is False
+
+
+async def test_an_admin_moves_a_meeting_it_scheduled_for_another_host(providers, tokens, admin):
+    start = next_hour()
+    webex = providers.webex
+    meeting = await webex.create_meeting(tokens.access_token, title="Check", start=start, end=start + timedelta(minutes=30),
+                                         host_email="grace@northwind.example", agenda="Numbers", send_email=False)
+
+    moved = await webex.update_meeting(
+        tokens.access_token, meeting.id, title="Moved", start=start + timedelta(hours=2),
+        end=start + timedelta(hours=2, minutes=45), timezone="UTC", host_email="grace@northwind.example",
+        agenda="Numbers", password=meeting.password, send_email=False)
+
+    assert (moved.id, moved.web_link, moved.password) == (meeting.id, meeting.web_link, meeting.password)
+    assert (moved.raw["title"], moved.raw["agenda"], moved.raw["start"]) == (
+        "Moved", "Numbers", (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    put = (await admin.requests(route="webex.meetings.update"))[-1]
+    assert (put["method"], put["status"], put["json"]["hostEmail"]) == ("PUT", 200, "grace@northwind.example")
+    assert await webex.delete_meeting(tokens.access_token, meeting.id, host_email="grace@northwind.example") is True
+    with pytest.raises(ProviderNotFound):
+        await webex.update_meeting(tokens.access_token, meeting.id, title="Gone", start=start,
+                                   end=start + timedelta(minutes=30), host_email="grace@northwind.example")
 
 
 async def test_a_meeting_in_the_past_is_a_bad_request(providers, tokens):

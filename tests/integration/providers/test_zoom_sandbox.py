@@ -87,6 +87,25 @@ async def test_server_to_server_token_reads_users_and_books_meetings(s2s, fixtur
     assert await zoom.delete_meeting(token, meeting.id) is False
 
 
+async def test_a_meeting_moved_then_gone(s2s, fixture, admin):
+    zoom, account_id = s2s
+    token = (await zoom.account_token(account_id)).access_token
+    start = (datetime.now(UTC) + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    meeting = await zoom.create_meeting(token, a_user_email(fixture), "Check", start, 30, "UTC")
+
+    await zoom.update_meeting(token, meeting.id, topic="Moved", start=start + timedelta(hours=3), duration_min=45,
+                              timezone="Europe/Berlin")
+
+    patch = (await admin.requests(route="zoom.meetings.update"))[-1]
+    assert (patch["method"], patch["status"]) == ("PATCH", 204)
+    assert patch["json"] == {"topic": "Moved", "start_time": (start + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                             "duration": 45, "timezone": "Europe/Berlin"}
+    await zoom.delete_meeting(token, meeting.id)
+    with pytest.raises(ProviderNotFound) as gone:
+        await zoom.update_meeting(token, meeting.id, topic="x", start=start, duration_min=30, timezone="UTC")
+    assert gone.value.provider_code == "3001"
+
+
 async def test_an_unknown_user_is_not_found(s2s):
     zoom, account_id = s2s
     token = (await zoom.account_token(account_id)).access_token

@@ -317,3 +317,40 @@ async def test_online_meeting_scopes_and_delegated_self(sbx, admin):
     async with await graph(sbx, admin, ["OnlineMeetings.ReadWrite"], user=ADELE) as g:
         assert (await g.post("/me/onlineMeetings", json=MEETING)).status_code == 201
         assert_graph_error(await g.post(f"/users/{MEGAN}/onlineMeetings", json=MEETING), 403, "Forbidden")
+
+
+async def test_online_meeting_get_patch_delete(sbx, admin):
+    async with await graph(sbx, admin, ALL_APP) as g:
+        created = (await g.post(f"/users/{ADELE}/onlineMeetings", json=MEETING)).json()
+        path = f"/users/{ADELE}/onlineMeetings/{created['id']}"
+        assert (await g.get(path)).json()["joinWebUrl"] == created["joinWebUrl"]
+        moved = await g.patch(path, json={"startDateTime": "2026-10-13T08:00:00+02:00",
+                                          "endDateTime": "2026-10-13T08:45:00+02:00", "subject": "Moved"})
+        assert moved.status_code == 200
+        body = moved.json()
+        assert (body["id"], body["joinWebUrl"], body["subject"]) == (created["id"], created["joinWebUrl"], "Moved")
+        assert (body["startDateTime"], body["endDateTime"]) == ("2026-10-13T06:00:00.000Z", "2026-10-13T06:45:00.000Z")
+        assert (await g.patch(path, json={"subject": "Renamed"})).json()["startDateTime"] == "2026-10-13T06:00:00.000Z"
+        assert_graph_error(await g.patch(path, json={"startDateTime": "2026-10-13T09:00:00Z"}), 400, "BadRequest")
+        assert_graph_error(await g.get(f"/users/{MEGAN}/onlineMeetings/{created['id']}"), 404, "NotFound")
+        assert (await g.delete(path)).status_code == 204
+        assert_graph_error(await g.get(path), 404, "NotFound")
+        assert_graph_error(await g.patch(path, json={"subject": "x"}), 404, "NotFound")
+        assert_graph_error(await g.delete(path), 404, "NotFound")
+    listed = (await admin.created("microsoft"))["onlineMeetings"]
+    assert [(m["id"], m["_deleted"]) for m in listed] == [(created["id"], True)]
+
+
+async def test_online_meeting_changes_need_the_permission_the_policy_and_the_organizer(sbx, admin):
+    async with await graph(sbx, admin, ["OnlineMeetings.ReadWrite"], user=ADELE) as g:
+        created = (await g.post("/me/onlineMeetings", json=MEETING)).json()
+        assert (await g.patch(f"/me/onlineMeetings/{created['id']}", json={"subject": "Mine"})).status_code == 200
+        assert_graph_error(await g.delete(f"/users/{MEGAN}/onlineMeetings/{created['id']}"), 403, "Forbidden")
+    path = f"/users/{ADELE}/onlineMeetings/{created['id']}"
+    async with await graph(sbx, admin, ["Calendars.ReadWrite"]) as g:
+        assert_graph_error(await g.patch(path, json={"subject": "x"}), 403, "ErrorAccessDenied")
+    async with await graph(sbx, admin, ALL_APP) as g:
+        assert_graph_error(await g.delete(f"/users/adele@contoso.example/onlineMeetings/{created['id']}"), 400, "BadRequest")
+    await admin.seed("microsoft", {"tenants": [{"id": CONTOSO, "application_access_policy": []}]})
+    async with await graph(sbx, admin, ALL_APP) as g:
+        assert_graph_error(await g.delete(path), 403, "Forbidden")

@@ -226,3 +226,40 @@ async def test_admin_update_user_is_visible(sbx, admin):
         assert (await api.get("/people", params={"email": "grace@northwind.example"})).json()["items"] == []
         moved = (await api.get("/people", params={"email": "grace.h@northwind.example"})).json()["items"]
         assert moved[0]["status"] == "inactive"
+
+
+async def test_put_replaces_the_schedule_and_answers_200_with_the_meeting(sbx, admin):
+    async with await webex(sbx, admin, ALL) as api:
+        created = (await api.post("/meetings", json=meeting(agenda="Numbers", timezone="Europe/London"))).json()
+        moved = meeting(start_in=timedelta(days=2), length=timedelta(minutes=45), title="Moved")
+        put = await api.put(f"/meetings/{created['id']}", json=moved)
+        assert put.status_code == 200
+        body = put.json()
+        assert (body["id"], body["webLink"], body["meetingNumber"], body["password"]) == (
+            created["id"], created["webLink"], created["meetingNumber"], created["password"])
+        assert (body["title"], body["start"], body["end"], body["timezone"], body["agenda"]) == (
+            "Moved", moved["start"], moved["end"], "UTC", "")  # a PUT: what was left out is reset
+        assert (await api.get(f"/meetings/{created['id']}")).json()["title"] == "Moved"
+        assert_webex_error(await api.put(f"/meetings/{created['id']}", json={"title": "No times"}), 400)
+        assert_webex_error(await api.put(f"/meetings/{created['id']}", json=meeting(start_in=-timedelta(days=1))), 400)
+        assert_webex_error(await api.put("/meetings/0123456789abcdef0123456789abcdef", json=moved), 404)
+
+
+async def test_an_admins_meeting_for_another_host_needs_that_host_named(sbx, admin):
+    async with await webex(sbx, admin, ALL) as api:
+        created = (await api.post("/meetings", json=meeting(hostEmail="grace@northwind.example"))).json()
+        path = f"/meetings/{created['id']}"
+        assert_webex_error(await api.put(path, json=meeting(title="Moved")), 404)
+        assert_webex_error(await api.get(path), 404)
+        put = await api.put(path, json=meeting(title="Moved", hostEmail="grace@northwind.example"))
+        assert put.status_code == 200 and put.json()["hostEmail"] == "grace@northwind.example"
+        assert (await api.get(path, params={"hostEmail": "grace@northwind.example"})).json()["title"] == "Moved"
+    async with await webex(sbx, admin, ["spark:kms", "meeting:schedules_write"]) as api:  # no admin scope
+        assert_webex_error(await api.put(path, json=meeting(hostEmail="grace@northwind.example")), 404)
+    async with await webex(sbx, admin, ["spark:kms", "meeting:schedules_read"]) as api:
+        assert_webex_error(await api.put(path, json=meeting()), 403)
+    async with await webex(sbx, admin, ALL, who=GRACE) as api:  # the host herself
+        assert (await api.put(path, json=meeting(title="Mine"))).status_code == 200
+    async with await webex(sbx, admin, ALL) as api:
+        assert_webex_error(await api.delete(path), 404)
+        assert (await api.delete(path, params={"hostEmail": "grace@northwind.example"})).status_code == 204

@@ -236,3 +236,16 @@ async def test_meeting_endpoints_need_meeting_scopes(
             method, f"/meetings/{meeting['id']}", json={} if method == "PATCH" else None
         )
     assert response.status_code == 400 and response.json()["code"] == 4711
+
+
+async def test_patch_moves_the_meeting_and_an_unknown_meeting_is_3001(api: httpx.AsyncClient) -> None:
+    meeting = (await api.post("/users/me/meetings", json=MEETING)).json()
+    moved = await api.patch(f"/meetings/{meeting['id']}", json={
+        "topic": "Moved", "start_time": "2026-11-05T14:30:00Z", "duration": 45, "timezone": "Europe/Paris"})
+    assert moved.status_code == 204 and moved.content == b""
+    after = (await api.get(f"/meetings/{meeting['id']}")).json()
+    assert (after["topic"], after["start_time"], after["duration"], after["timezone"]) == (
+        "Moved", "2026-11-05T14:30:00Z", 45, "Europe/Paris")
+    assert after["join_url"] == meeting["join_url"]
+    unknown = await api.patch("/meetings/99999999999", json={"topic": "x"})
+    assert unknown.status_code == 404 and unknown.json()["code"] == 3001
