@@ -161,7 +161,16 @@ class ConferencingMeetings(Protocol):
     """Meetings at a linked conferencing service (Meet spaces, Teams online meetings, Zoom, Webex)."""
 
     async def create(self, booking: Booking, token: str) -> Meeting: ...
-    async def delete(self, booking: Booking, token: str) -> None: ...
+
+    async def update(self, booking: Booking, token: str) -> Meeting | None:
+        """Give the booking's existing meeting (``conferencing.meeting_id``) the booking's time and
+        title; the meeting as it is now, or None when the service no longer knows it. Safe to repeat.
+        Only asked for services whose meetings carry a time (``ConferencingService.scheduled``)."""
+        ...
+
+    async def delete(self, booking: Booking, token: str) -> None:
+        """Delete the booking's meeting where the service can; one already gone is no error."""
+        ...
 
 
 class InviteComposer(Protocol):

@@ -26,7 +26,6 @@ from providers.times import format_rfc3339, graph_date_time
 from services.booking.domain.model import (
     Booking,
     ConferencingService,
-    ConferencingState,
     Provider,
     google_event_id,
 )
@@ -60,7 +59,7 @@ async def provider_errors(provider: str) -> AsyncIterator[None]:
 def linked_link_text(booking: Booking) -> str:
     """A linked (non-native) meeting written into the event text, since it is not native there."""
     conf = booking.conferencing
-    if conf.native or conf.state is not ConferencingState.CREATED or not conf.join_url:
+    if conf.native or not conf.join_url:  # set only while the meeting exists (also while it is moved)
         return ""
     details = f" ({conf.details})" if conf.details else ""
     return f"Join {conf.service.label}: {conf.join_url}{details}"

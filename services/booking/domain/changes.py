@@ -10,6 +10,7 @@ from services.booking.domain.model import (
     Booking,
     BookingState,
     Conferencing,
+    ConferencingState,
     DeliveryState,
     Party,
     ResponseStatus,
@@ -69,6 +70,8 @@ def apply_changes(booking: Booking, changes: Changes, now: datetime, next_attemp
         rooms=rooms,
         conferencing=changes.conferencing or booking.conferencing,
     )
+    if changes.conferencing is None and needs_move(booking, updated):
+        updated = move_meeting(updated, next_attempt)
     time_changed = (start, end) != (booking.start, booking.end)
     if time_changed:
         organizer = booking.organizer
@@ -86,9 +89,25 @@ def apply_changes(booking: Booking, changes: Changes, now: datetime, next_attemp
     return Change(_next_version(updated, now, next_attempt), removed, True, time_changed)
 
 
+def needs_move(before: Booking, after: Booking) -> bool:
+    """The booking's linked meeting must be given the booking's new time or title."""
+    conf = after.conferencing
+    return conf.linked_meeting and conf.service.scheduled and before.meeting_terms != after.meeting_terms
+
+
+def move_meeting(booking: Booking, due: datetime | None) -> Booking:
+    """The booking with its linked meeting's move to the booking's terms due at ``due`` (PENDING)."""
+    return replace(booking, conferencing=replace(
+        booking.conferencing, state=ConferencingState.PENDING, attempts=0, failure_message="", next_attempt_time=due))
+
+
 def cancel(booking: Booking, reason: str, now: datetime, next_attempt: datetime | None) -> Booking:
-    """The booking CANCELLED: its time is free again, the cancellation is the next version."""
+    """The booking CANCELLED: its time is free again, the cancellation is the next version. A move
+    of its linked meeting still due is dropped (the meeting is deleted instead)."""
     cancelled = replace(booking, state=BookingState.CANCELLED, cancel_reason=reason, cancel_time=now)
+    if cancelled.conferencing.moving:
+        cancelled = replace(cancelled, conferencing=replace(
+            cancelled.conferencing, state=ConferencingState.CREATED, failure_message="", next_attempt_time=None))
     return _next_version(cancelled, now, next_attempt)
 
 

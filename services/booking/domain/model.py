@@ -68,6 +68,13 @@ class ConferencingService(StrEnum):
         return {"GOOGLE_MEET": "Google Meet", "MICROSOFT_TEAMS": "Microsoft Teams", "ZOOM": "Zoom",
                 "WEBEX": "Webex"}.get(self.value, "")
 
+    @property
+    def scheduled(self) -> bool:
+        """The service's meetings carry the booking's time and title, so a change moves them there
+        too (Zoom, Webex, standalone Teams meetings). A Google Meet space has neither a time nor a
+        title — a link that works whenever it is used — so there is nothing to move."""
+        return self in (ConferencingService.ZOOM, ConferencingService.WEBEX, ConferencingService.MICROSOFT_TEAMS)
+
 
 class ConferencingState(StrEnum):
     NOT_REQUESTED = "NOT_REQUESTED"
@@ -123,7 +130,14 @@ class Party:
 
 @dataclass(frozen=True)
 class Conferencing:
-    """Conferencing asked for and its outcome; ``join_url`` is only ever set once it exists."""
+    """Conferencing asked for and its outcome; ``join_url`` is only ever set once it exists.
+
+    A linked (not native) meeting that exists has its ``meeting_id``. Its ``state`` then says whether
+    the meeting at the service matches the booking: CREATED when it does, PENDING while a change
+    (time, title) is being moved there and retried (``failure_message`` says why it did not take yet),
+    FAILED when the service refused the change for good — the meeting and its link stay, at the
+    time the service last accepted, unless the service no longer knows it (then the link is gone).
+    """
 
     requested: ConferencingChoice = ConferencingChoice.NONE
     service: ConferencingService = ConferencingService.NONE
@@ -138,6 +152,16 @@ class Conferencing:
     failure_message: str = ""
     attempts: int = 0
     next_attempt_time: datetime | None = None
+
+    @property
+    def linked_meeting(self) -> bool:
+        """A meeting exists at a linked conferencing service (not a native Meet/Teams link)."""
+        return not self.native and bool(self.meeting_id)
+
+    @property
+    def moving(self) -> bool:
+        """The linked meeting exists and the booking's latest time and title are due there."""
+        return self.linked_meeting and self.state is ConferencingState.PENDING
 
     @property
     def details(self) -> str:
@@ -203,6 +227,11 @@ class Booking:
     request_id: str = ""
     request_hash: str = ""
     version: int = 1  # raised by every change that must reach calendars
+
+    @property
+    def meeting_terms(self) -> tuple[object, ...]:
+        """What a scheduled conferencing meeting is given of the booking (time, zone, title, agenda)."""
+        return (self.start, self.end, self.time_zone, self.summary, self.description)
 
     @property
     def calendar_keys(self) -> tuple[str, ...]:

@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import replace
 
 from kit.errors import AlreadyExists, FailedPrecondition
-from services.booking.domain.changes import Change, Changes, apply_changes, cancel
+from services.booking.domain.changes import Change, Changes, apply_changes, cancel, move_meeting, needs_move
 from services.booking.domain.model import Booking, Conferencing, DeliveryMethod, Party, PartyKind
 from services.booking.domain.rules import (
     AttendeeInput,
@@ -64,7 +64,10 @@ class UpdateBooking:
     A new time (or a new room) must be free (availability, then the database), and a new time asks
     every party again. READ_WRITE: the provider event is patched (the provider notifies attendees).
     Email modes: an updated REQUEST with SEQUENCE + 1 to the organizer and the attendees, and a
-    CANCEL to attendees no longer invited, committed with the change.
+    CANCEL to attendees no longer invited, committed with the change. A linked Zoom, Webex or Teams
+    meeting is moved to the new time and title after the commit (retried in the background while
+    the service fails; conferencing says PENDING, then CREATED or FAILED); new conferencing asked
+    for is created with the new time, and the old meeting deleted.
     """
 
     def __init__(self, deps: Deps, work: ProviderWork) -> None:
@@ -90,9 +93,9 @@ class UpdateBooking:
         )
         if booking.cancelled:
             raise _cancelled(booking.id)
-        changes = await self._plan(booking, request)
+        changes, planned = await self._plan(booking, request)
         try:
-            change = await self._commit(request, digest, changes)
+            change = await self._commit(request, digest, changes, planned)
         except SlotUnavailable as exc:
             if changes.conferencing is not None:
                 await self._work.discard_meeting(replace(booking, conferencing=changes.conferencing))
@@ -101,23 +104,33 @@ class UpdateBooking:
             raise await slot_unavailable(self._d, exc, moved) from None
         if changes.conferencing is not None and change.changed:
             await self._work.discard_meeting(booking)
-        if change.changed and change.booking.delivery.method is DeliveryMethod.PROVIDER_EVENT:
-            return await self._work.deliver_now(change.booking.id)
-        return change.booking
+        result = change.booking
+        if change.changed and result.conferencing.moving:
+            result = await self._work.move_meeting_now(result.id)
+        if change.changed and result.delivery.method is DeliveryMethod.PROVIDER_EVENT:
+            return await self._work.deliver_now(result.id)
+        return result
 
-    async def _plan(self, booking: Booking, request: UpdateInput) -> Changes:
-        """Everything decided outside the transaction: rooms, conferencing, the slot."""
+    async def _plan(self, booking: Booking, request: UpdateInput) -> tuple[Changes, Booking]:
+        """Everything decided outside the transaction: rooms, conferencing, the slot. Also the
+        booking as planned, whose terms a newly created meeting was given."""
         org = booking.org_unit_id
         rooms: tuple[Party, ...] | None = None
         if request.has("rooms") and tuple(request.room_emails) != tuple(r.email for r in booking.rooms):
             rooms = await plan_rooms(self._d, org, booking.route, request.room_emails)
+        start = request.start if request.has("start_time") and request.start else booking.start
+        end = request.end if request.has("end_time") and request.end else booking.end
+        planned = replace(
+            booking, start=start, end=end,
+            summary=request.summary if request.has("summary") else booking.summary,
+            description=request.description if request.has("description") else booking.description,
+            time_zone=(request.time_zone or booking.time_zone) if request.has("time_zone") else booking.time_zone,
+        )
         conferencing: Conferencing | None = None
         if request.has("conferencing") and request.conferencing is not booking.conferencing.requested:
             resolution = await self._d.directory.resolve(org, booking.organizer.email)
             conferencing = plan_conferencing(request.conferencing, booking.route, resolution.links, booking.organizer.email)
-            conferencing = (await self._work.create_meeting_inline(replace(booking, conferencing=conferencing))).conferencing
-        start = request.start if request.has("start_time") and request.start else booking.start
-        end = request.end if request.has("end_time") and request.end else booking.end
+            conferencing = (await self._work.create_meeting_inline(replace(planned, conferencing=conferencing))).conferencing
         keys = (booking.organizer.email, *(r.email for r in (rooms if rooms is not None else booking.rooms)))
         if (start, end) != (booking.start, booking.end):
             await check_slot(self._d, org, keys, start, end, exclude_booking=booking.id, held=(booking.start, booking.end))
@@ -138,9 +151,9 @@ class UpdateBooking:
             ) if request.has("attendees") else None,
             rooms=rooms,
             conferencing=conferencing,
-        )
+        ), planned
 
-    async def _commit(self, request: UpdateInput, digest: str, changes: Changes) -> Change:
+    async def _commit(self, request: UpdateInput, digest: str, changes: Changes, planned: Booking) -> Change:
         now = self._d.now()
         async with self._d.uow(write=True) as uow:
             current = await uow.bookings.get(request.org_unit_id, request.booking_id)
@@ -151,6 +164,9 @@ class UpdateBooking:
             if current.cancelled:
                 raise _cancelled(current.id)
             change = apply_changes(current, changes, now, now + self._work.lease_period())
+            if changes.conferencing is not None and needs_move(planned, change.booking):
+                # the new meeting was made for the planned terms; another change since moved the booking
+                change = replace(change, booking=move_meeting(change.booking, now + self._work.lease_period()))
             if change.changed:
                 await uow.bookings.save(change.booking)
                 if change.booking.delivery.method is DeliveryMethod.EMAIL_INVITE:

@@ -1,7 +1,8 @@
 """Provider work after the booking decision: native events (READ_WRITE) and conferencing meetings.
 
 Nothing here claims what did not happen: a booking's delivery is DELIVERED only once the provider
-accepted its latest version, and a join link is stored only once the meeting exists. Failures worth
+accepted its latest version, a join link is stored only once the meeting exists, and a linked
+meeting whose booking moved is CREATED again only once the service took the new time. Failures worth
 retrying leave the work due again later (RETRYING / conferencing PENDING) with exponential backoff,
 bounded by the retry policy; refusals and exhausted retries end FAILED with the reason.
 
@@ -16,9 +17,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from kit.errors import DeadlineExceeded, RendezvousError, Unavailable
+from services.booking.domain.changes import move_meeting
 from services.booking.domain.model import (
     AccessMode,
     Booking,
+    Conferencing,
     ConferencingState,
     DeliveryMethod,
     DeliveryState,
@@ -46,6 +49,13 @@ class _Deleted:
 
 
 DELETED = _Deleted()
+
+
+class _Gone:
+    """The conferencing service no longer knows the booking's meeting."""
+
+
+GONE = _Gone()
 
 
 def _classify(call_name: str, error: BaseException) -> Failure:
@@ -83,9 +93,9 @@ class ProviderWork:
 
     async def discard_meeting(self, booking: Booking) -> None:
         """Best effort: delete a linked meeting nobody will use (the booking did not commit, or was
-        cancelled or given another meeting)."""
+        cancelled or given another meeting), whatever its state (also while it was being moved)."""
         conf = booking.conferencing
-        if conf.native or conf.state is not ConferencingState.CREATED or not conf.meeting_id:
+        if not conf.linked_meeting:
             return
         try:
             token = await self._d.identity.access_token(booking.org_unit_id, conf.credential_id, booking.organizer.email)
@@ -100,6 +110,52 @@ class ProviderWork:
             return await self._d.meetings.create(booking, token)
         except Exception as exc:
             return _classify(f"{conf.service.value} meeting", exc)
+
+    async def move_meeting_now(self, booking_id: str) -> Booking:
+        """Give the booking's linked meeting its new time and title now, unless a worker already holds
+        the booking's conferencing work (it retries with backoff after a failure)."""
+        now = self._d.now()
+        async with self._d.uow(write=True) as uow:
+            leased = await uow.bookings.try_lease(CONFERENCING, booking_id, now, now + self.lease_period())
+            await uow.commit()
+        if leased:
+            await self._conference_leased(booking_id)
+        async with self._d.uow() as uow:
+            booking = await uow.bookings.by_id(booking_id)
+        assert booking is not None
+        return booking
+
+    async def _try_move(self, booking: Booking) -> Meeting | _Gone | Failure:
+        conf = booking.conferencing
+        try:
+            token = await self._d.identity.access_token(booking.org_unit_id, conf.credential_id, booking.organizer.email)
+            moved = await self._d.meetings.update(booking, token)
+        except Exception as exc:
+            failure = _classify(f"{conf.service.value} meeting update", exc)
+            return Failure(failure.transient, f"the {conf.service.label} meeting could not be moved to the "
+                                              f"booking's time yet: {failure.message}")
+        return GONE if moved is None else moved
+
+    def _after_move(
+        self, current: Booking, sent: Booking, outcome: Meeting | _Gone | Failure, now: datetime
+    ) -> tuple[Booking, bool]:
+        """The booking after a move of its meeting that used ``sent``'s terms; True when the join
+        link changed (a new version carries it)."""
+        conf = current.conferencing
+        attempt = conf.attempts + 1
+        if isinstance(outcome, Failure):
+            return self._meeting_failed(current, outcome, attempt), False
+        if isinstance(outcome, _Gone):
+            label = conf.service.label
+            return replace(current, conferencing=replace(
+                conf, state=ConferencingState.FAILED, meeting_id="", join_url="", passcode="", attempts=attempt,
+                next_attempt_time=None,
+                failure_message=f"the {label} meeting no longer exists at {label}; the booking has no meeting link",
+            )), False
+        moved = _with_meeting(current, outcome, attempt)
+        if current.meeting_terms != sent.meeting_terms:  # changed again meanwhile: that move is due now
+            moved = move_meeting(moved, now)
+        return moved, outcome.join_url != conf.join_url
 
     def _meeting_failed(self, booking: Booking, failure: Failure, attempt: int) -> Booking:
         policy = self._d.policy
@@ -237,10 +293,12 @@ class ProviderWork:
         if booking is None:
             return
         conf = booking.conferencing
-        outcome: Meeting | ProviderEvent | Failure | None = None
+        outcome: Meeting | ProviderEvent | Failure | _Gone | None = None
         if conf.state is ConferencingState.PENDING and not booking.cancelled:
             if conf.native:
                 outcome = await self._read_native(booking)
+            elif conf.moving:
+                outcome = await self._try_move(booking)
             else:
                 outcome = await self._try_meeting(booking)
         redeliver = False
@@ -249,14 +307,26 @@ class ProviderWork:
             current = await uow.bookings.by_id(booking_id)
             if current is not None and current.conferencing.state is ConferencingState.PENDING:
                 now = self._d.now()
-                if current.cancelled:
+                updated = current
+                if not _same_meeting(current.conferencing, conf):
+                    # The booking was given other conferencing meanwhile: this outcome is about a
+                    # meeting it no longer has (a moved one was deleted; a new one is deleted now).
+                    if isinstance(outcome, Meeting) and not conf.moving:
+                        discard = _with_meeting(booking, outcome, conf.attempts + 1)
+                elif current.cancelled:
                     updated = replace(current, conferencing=replace(
                         current.conferencing, state=ConferencingState.FAILED, next_attempt_time=None,
                         failure_message="the booking was cancelled before the meeting was created"))
                     if isinstance(outcome, Meeting):
                         discard = _with_meeting(current, outcome, current.conferencing.attempts + 1)
+                elif conf.moving and outcome is not None and not isinstance(outcome, ProviderEvent):
+                    updated, link_changed = self._after_move(current, booking, outcome, now)
+                    if link_changed:
+                        updated, redeliver = await self._send_link(uow, updated, now)
                 elif isinstance(outcome, Meeting):
                     updated = _with_meeting(current, outcome, current.conferencing.attempts + 1)
+                    if current.conferencing.service.scheduled and current.meeting_terms != booking.meeting_terms:
+                        updated = move_meeting(updated, now)  # created with terms the booking changed since
                     updated, redeliver = await self._send_link(uow, updated, now)
                 elif isinstance(outcome, ProviderEvent):
                     updated = self._native_link(current, outcome, now)
@@ -300,6 +370,11 @@ class ProviderWork:
 
     def lease_period(self) -> timedelta:
         return timedelta(seconds=self._d.policy.lease_seconds)
+
+
+def _same_meeting(a: Conferencing, b: Conferencing) -> bool:
+    """Both describe the same meeting (or the same meeting still to be created)."""
+    return (a.service, a.connection_id, a.native, a.meeting_id) == (b.service, b.connection_id, b.native, b.meeting_id)
 
 
 def _with_meeting(booking: Booking, meeting: Meeting, attempt: int) -> Booking:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from kit.clock import IdGenerator
-from services.booking.domain.model import Booking, ConferencingState, Party, ResponseStatus
+from services.booking.domain.model import Booking, Party, ResponseStatus
 from services.booking.invites.mime import invite_messages
 from services.booking.invites.model import (
     EventStatus,
@@ -48,7 +48,7 @@ def _party(party: Party) -> InviteParty:
 def invite_event(booking: Booking) -> InviteEvent:
     """The booking as its invites describe it (attendees are people only: email modes have no rooms)."""
     conferencing = booking.conferencing
-    created = conferencing.state is ConferencingState.CREATED and bool(conferencing.join_url)
+    created = bool(conferencing.join_url)  # set only while the meeting exists (even while it is being moved)
     return InviteEvent(
         uid=booking.delivery.ical_uid,
         sequence=booking.delivery.sequence,

@@ -8,7 +8,7 @@ import asyncio
 import email
 import email.policy
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -86,16 +86,15 @@ class Env:
     async def settled(self, booking_id: str, timeout: float = 20.0) -> res.Booking:
         """The booking once its delivery is DELIVERED or FAILED (the background work finished)."""
         final = (res.Delivery.STATE_DELIVERED, res.Delivery.STATE_FAILED)
-        latest: list[res.Booking] = []
+        return await self.once(booking_id, lambda b: b.delivery.state in final, timeout)
 
-        async def check() -> bool:
-            latest[:] = [await self.get(booking_id)]
-            return latest[0].delivery.state in final
-
+    async def once(self, booking_id: str, condition: Callable[[res.Booking], bool], timeout: float = 20.0) -> res.Booking:
+        """The booking as soon as ``condition`` holds for it (fails the test after ``timeout``)."""
         async with asyncio.timeout(timeout):
             while True:
-                if await check():
-                    return latest[0]
+                booking = await self.get(booking_id)
+                if condition(booking):
+                    return booking
                 await asyncio.sleep(0.05)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -366,18 +366,39 @@ class FakeEvents:
 
 
 class FakeMeetings:
+    """A conferencing service: meetings by id with the start and title they were last given;
+    ``fail`` = errors to raise on the next calls; ``gone`` = ids the service no longer knows."""
+
     def __init__(self) -> None:
         self.created: list[tuple[str, ConferencingService]] = []
         self.deleted: list[str] = []
+        self.updates: list[str] = []
+        self.meetings: dict[str, tuple[datetime, str]] = {}
+        self.gone: set[str] = set()
         self.fail: list[Exception] = []
+        self.during_update: Callable[[], Awaitable[None]] | None = None  # runs once, inside the next update
 
     async def create(self, booking: Booking, token: str) -> Meeting:
         if self.fail:
             raise self.fail.pop(0)
         n = len(self.created) + 1
         self.created.append((booking.id, booking.conferencing.service))
+        self.meetings[f"m{n}"] = (booking.start, booking.summary)
         return Meeting(booking.conferencing.service, f"m{n}", f"https://{booking.conferencing.service.value.lower()}.example/j/{n}",
                        "4242")
+
+    async def update(self, booking: Booking, token: str) -> Meeting | None:
+        conf = booking.conferencing
+        self.updates.append(conf.meeting_id)
+        during, self.during_update = self.during_update, None
+        if during is not None:
+            await during()
+        if self.fail:
+            raise self.fail.pop(0)
+        if conf.meeting_id in self.gone:
+            return None
+        self.meetings[conf.meeting_id] = (booking.start, booking.summary)
+        return Meeting(conf.service, conf.meeting_id, conf.join_url, conf.passcode)
 
     async def delete(self, booking: Booking, token: str) -> None:
         self.deleted.append(booking.conferencing.meeting_id)
