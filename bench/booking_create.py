@@ -56,7 +56,7 @@ async def _serve(port: int, database_url: str) -> None:
         async def verify_organizer(self, org_unit_id: str, email: str) -> Verification:
             return Verification(True, method="DIRECTORY")
 
-        async def access_token(self, org_unit_id: str, credential_id: str, subject: str = "") -> str:
+        async def access_token(self, org_unit_id: str, credential_id: str, subject: str = "", rejected: str = "") -> str:
             return "unused"
 
         async def get_unit(self, org_unit_id: str) -> OrgUnit:

@@ -13,6 +13,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
+from kit.errors import Unavailable
 from services.booking.domain.model import (
     AccessMode,
     Booking,
@@ -97,14 +98,20 @@ class FreeBusy:
     reason: str = ""
 
 
+class TokenRejected(Unavailable):
+    """The provider refused the access token itself (HTTP 401). Retryable: the caller asks identity
+    once more, naming the refused token (``rejected``), and tries again."""
+
+
 class Identity(Protocol):
     """The identity service: organizer verification and provider access tokens."""
 
     async def verify_organizer(self, org_unit_id: str, email: str) -> Verification: ...
 
-    async def access_token(self, org_unit_id: str, credential_id: str, subject: str = "") -> str:
+    async def access_token(self, org_unit_id: str, credential_id: str, subject: str = "", rejected: str = "") -> str:
         """A bearer token for ``credential_id``; ``subject`` is the user an organization-wide
-        credential acts for (ignored for credentials that act for one user)."""
+        credential acts for (ignored for credentials that act for one user). ``rejected``: a token
+        the provider just refused (401), which identity must not hand out again."""
         ...
 
 

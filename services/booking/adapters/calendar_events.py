@@ -29,7 +29,7 @@ from services.booking.domain.model import (
     Provider,
     google_event_id,
 )
-from services.booking.ports import ProviderEvent
+from services.booking.ports import ProviderEvent, TokenRejected
 
 
 @asynccontextmanager
@@ -37,8 +37,13 @@ async def provider_errors(provider: str) -> AsyncIterator[None]:
     """Provider exceptions as kit errors: retryable ones ``Unavailable``, refusals ``FailedPrecondition``."""
     try:
         yield
-    except (ProviderUnavailable, ProviderAuthError) as exc:
-        # A 401 is retried too: the next attempt asks identity for a fresh token.
+    except ProviderAuthError as exc:
+        # The token itself was refused: the caller asks identity for another (naming this one) and retries.
+        raise TokenRejected(
+            f"{provider} refused the access token: {exc}", reason="PROVIDER_UNAVAILABLE",
+            metadata={"provider": provider.upper(), "http_status": str(exc.status or 401)},
+        ) from exc
+    except ProviderUnavailable as exc:
         raise errors.Unavailable(
             f"{provider} failed: {exc}", reason="PROVIDER_UNAVAILABLE",
             metadata={"provider": provider.upper(), **({"http_status": str(exc.status)} if exc.status else {})},

@@ -97,7 +97,7 @@ class GrpcIdentity:
             access_mode=AccessMode(mode) if mode in AccessMode.__members__ else None,
         )
 
-    async def access_token(self, org_unit_id: str, credential_id: str, subject: str = "") -> str:
+    async def access_token(self, org_unit_id: str, credential_id: str, subject: str = "", rejected: str = "") -> str:
         key = (org_unit_id, credential_id)
         if subject and key not in self._org_wide:
             credential = await _call("identity", self._stub.GetCredential(
@@ -105,7 +105,7 @@ class GrpcIdentity:
             self._org_wide[key] = credential.credential.kind == id_res.Credential.KIND_ORGANIZATION_WIDE
         answer = await _call("identity", self._stub.GetAccessToken(id_pb.GetAccessTokenRequest(
             org_unit_id=org_unit_id, credential_id=credential_id,
-            subject=subject if subject and self._org_wide.get(key) else "",
+            subject=subject if subject and self._org_wide.get(key) else "", rejected_access_token=rejected,
         )))
         return str(answer.access_token)
 

@@ -13,8 +13,10 @@ booking's work at once.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from kit.errors import DeadlineExceeded, RendezvousError, Unavailable
 from services.booking.domain.changes import move_meeting
@@ -28,10 +30,11 @@ from services.booking.domain.model import (
     Provider,
 )
 from services.booking.invites.model import InviteKind
-from services.booking.ports import Meeting, ProviderEvent, UnitOfWork
+from services.booking.ports import Meeting, ProviderEvent, TokenRejected, UnitOfWork
 from services.booking.usecases.common import Deps
 from services.booking.usecases.mail import queue_mail
 
+T = TypeVar("T")
 log = logging.getLogger("rendezvous.booking.delivery")
 
 DELIVERY = "delivery"
@@ -73,6 +76,18 @@ class ProviderWork:
     def __init__(self, deps: Deps) -> None:
         self._d = deps
 
+    async def _with_token(self, booking: Booking, credential_id: str, call: Callable[[str], Awaitable[T]]) -> T:
+        """``call`` with an access token for the organizer; when the provider refuses the token
+        itself (401: revoked or rotated there before it expired), once more with a token identity is
+        told to replace (``rejected``). A second refusal goes to the caller (retried later)."""
+        token = await self._d.identity.access_token(booking.org_unit_id, credential_id, booking.organizer.email)
+        try:
+            return await call(token)
+        except TokenRejected:
+            token = await self._d.identity.access_token(booking.org_unit_id, credential_id, booking.organizer.email,
+                                                        rejected=token)  # fmt: skip
+            return await call(token)
+
     # --------------------------------------------------------------------- conferencing meetings
 
     async def create_meeting_inline(self, booking: Booking) -> Booking:
@@ -98,16 +113,15 @@ class ProviderWork:
         if not conf.linked_meeting:
             return
         try:
-            token = await self._d.identity.access_token(booking.org_unit_id, conf.credential_id, booking.organizer.email)
-            await self._d.meetings.delete(booking, token)
+            await self._with_token(booking, conf.credential_id, lambda token: self._d.meetings.delete(booking, token))
         except Exception as exc:  # best effort: an orphan meeting harms nobody
             log.warning("could not delete meeting %s of booking %s: %s", conf.meeting_id, booking.id, exc)
 
     async def _try_meeting(self, booking: Booking) -> Meeting | Failure:
         conf = booking.conferencing
         try:
-            token = await self._d.identity.access_token(booking.org_unit_id, conf.credential_id, booking.organizer.email)
-            return await self._d.meetings.create(booking, token)
+            return await self._with_token(booking, conf.credential_id,
+                                          lambda token: self._d.meetings.create(booking, token))  # fmt: skip
         except Exception as exc:
             return _classify(f"{conf.service.value} meeting", exc)
 
@@ -128,8 +142,8 @@ class ProviderWork:
     async def _try_move(self, booking: Booking) -> Meeting | _Gone | Failure:
         conf = booking.conferencing
         try:
-            token = await self._d.identity.access_token(booking.org_unit_id, conf.credential_id, booking.organizer.email)
-            moved = await self._d.meetings.update(booking, token)
+            moved = await self._with_token(booking, conf.credential_id,
+                                           lambda token: self._d.meetings.update(booking, token))  # fmt: skip
         except Exception as exc:
             failure = _classify(f"{conf.service.value} meeting update", exc)
             return Failure(failure.transient, f"the {conf.service.label} meeting could not be moved to the "
@@ -207,14 +221,14 @@ class ProviderWork:
     async def _call_provider(self, booking: Booking) -> ProviderEvent | _Deleted | Failure:
         route = booking.route
         try:
-            token = await self._d.identity.access_token(booking.org_unit_id, route.credential_id, booking.organizer.email)
             if booking.cancelled:
                 if booking.delivery.provider_event_id or route.provider is Provider.GOOGLE:
-                    await self._d.events.delete(booking, token)
+                    await self._with_token(booking, route.credential_id, lambda token: self._d.events.delete(booking, token))
                 return DELETED
             if not booking.delivery.provider_event_id:
-                return await self._d.events.create(booking, token)
-            return await self._d.events.update(booking, token)
+                return await self._with_token(booking, route.credential_id,
+                                              lambda token: self._d.events.create(booking, token))  # fmt: skip
+            return await self._with_token(booking, route.credential_id, lambda token: self._d.events.update(booking, token))
         except Exception as exc:
             return _classify(f"{route.provider.value} event", exc)
 
@@ -350,9 +364,8 @@ class ProviderWork:
                 return Failure(False, "the calendar event could not be created")
             return None
         try:
-            token = await self._d.identity.access_token(
-                booking.org_unit_id, booking.route.credential_id, booking.organizer.email)
-            return await self._d.events.get(booking, token)
+            return await self._with_token(booking, booking.route.credential_id,
+                                          lambda token: self._d.events.get(booking, token))  # fmt: skip
         except Exception as exc:
             return _classify("native conferencing", exc)
 

@@ -132,6 +132,8 @@ class Identity(id_grpc.IdentityServiceServicer):
         self.sandbox_url = sandbox_url
         self.service_account: dict[str, Any] = {}
         self._webex: str | None = None
+        self.tokens: dict[tuple[str, str], str] = {}  # as identity does: a token is handed out until it expires
+        self.rejected: list[str] = []  # rejected_access_token hints received
 
     async def VerifyOrganizer(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         self.w.calls.append(("VerifyOrganizer", request.email))
@@ -148,6 +150,13 @@ class Identity(id_grpc.IdentityServiceServicer):
     async def GetAccessToken(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         self.w.calls.append(("GetAccessToken", f"{request.credential_id}:{request.subject}"))
         cred = request.credential_id
+        key = (cred, request.subject)
+        if request.rejected_access_token:
+            self.rejected.append(request.rejected_access_token)
+            if self.tokens.get(key) == request.rejected_access_token:  # refresh the refused current token
+                del self.tokens[key]
+        if key in self.tokens:
+            return id_pb.GetAccessTokenResponse(access_token=self.tokens[key], token_type="Bearer")
         if cred == GOOGLE_DWD:
             if not request.subject:
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "a subject is needed for domain-wide delegation")
@@ -162,6 +171,7 @@ class Identity(id_grpc.IdentityServiceServicer):
             return id_pb.GetAccessTokenResponse(access_token=await self._webex_token(), token_type="Bearer")
         else:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown credential {cred}")
+        self.tokens[key] = tokens.access_token
         return id_pb.GetAccessTokenResponse(access_token=tokens.access_token, token_type="Bearer",
                                             expire_time=to_timestamp(tokens.expires_at))
 

@@ -92,6 +92,17 @@ async def test_update_and_cancel_in_microsoft_read_write(env: Env):
     assert len(await env.admin.requests(route="microsoft.events.delete")) == 1
 
 
+async def test_a_token_revoked_at_the_provider_is_handed_back_to_identity_and_the_event_still_lands(env: Env):
+    first = await env.create("megan@contoso.example")
+    assert first.delivery.state == res.Delivery.STATE_DELIVERED
+    (refused,) = env.standins.identity.tokens.values()
+    assert await env.admin.revoke_token(refused) == 1  # Microsoft forgets it before it expires
+    second = await env.create("megan@contoso.example", start=START + timedelta(hours=2), end=END + timedelta(hours=2))
+    assert second.delivery.state == res.Delivery.STATE_DELIVERED and second.delivery.attempt_count == 1
+    assert env.standins.identity.rejected == [refused]
+    assert [r["status"] for r in await env.admin.requests(route="microsoft.events.create")] == [201, 401, 201]
+
+
 async def test_a_provider_5xx_after_the_decision_is_retrying_then_delivered_by_the_background_retry(env: Env):
     await env.admin.add_fault(route="google.events.insert", kind="status", status=503, times=2)
     booking = await env.create("ada@northwind.example", conferencing=res.CONFERENCING_CHOICE_GOOGLE_MEET)

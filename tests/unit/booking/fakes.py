@@ -39,6 +39,7 @@ from services.booking.ports import (
     Resolution,
     Room,
     SlotUnavailable,
+    TokenRejected,
     Verification,
 )
 from services.booking.usecases.change import CancelBooking, UpdateBooking
@@ -274,6 +275,7 @@ class FakePeers:
         self.rooms: dict[str, Room] = {}
         self.calls: list[tuple[str, str]] = []
         self.tokens_failing = False
+        self.rejected: list[str] = []  # rejected_access_token hints; each one changes the token handed out
         self.directory_down = False
 
     def add(self, person: Person) -> Person:
@@ -287,11 +289,13 @@ class FakePeers:
             return Verification(False, "EMAIL_NOT_CONFIRMED")
         return Verification(True, method="DIRECTORY")
 
-    async def access_token(self, org_unit_id: str, credential_id: str, subject: str = "") -> str:
+    async def access_token(self, org_unit_id: str, credential_id: str, subject: str = "", rejected: str = "") -> str:
         self.calls.append(("token", credential_id))
         if self.tokens_failing:
             raise Unavailable("identity is down", reason="DEPENDENCY_UNAVAILABLE")
-        return f"token-{credential_id}"
+        if rejected:
+            self.rejected.append(rejected)
+        return f"token-{credential_id}" + (f"-{len(self.rejected)}" if self.rejected else "")
 
     async def get_unit(self, org_unit_id: str) -> OrgUnit:
         self.calls.append(("unit", org_unit_id))
@@ -328,6 +332,7 @@ class FakeEvents:
         self.events: dict[str, dict[str, Any]] = {}
         self.fail: list[Exception] = []
         self.calls: list[tuple[str, str]] = []
+        self.tokens: list[str] = []  # the token each create was given
         self.meet_pending = False
 
     def _maybe_fail(self) -> None:
@@ -336,6 +341,7 @@ class FakeEvents:
 
     async def create(self, booking: Booking, token: str) -> ProviderEvent:
         self.calls.append(("create", booking.id))
+        self.tokens.append(token)
         self._maybe_fail()
         event_id = f"ev-{booking.id}"
         self.events[event_id] = {"summary": booking.summary, "start": booking.start, "deleted": False,
@@ -406,6 +412,10 @@ class FakeMeetings:
 
 def provider_down() -> Unavailable:
     return Unavailable("google failed: 503", reason="PROVIDER_UNAVAILABLE")
+
+
+def token_refused() -> TokenRejected:
+    return TokenRejected("microsoft refused the access token: 401", reason="PROVIDER_UNAVAILABLE")
 
 
 def provider_refuses() -> FailedPrecondition:

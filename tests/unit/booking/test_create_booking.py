@@ -22,7 +22,7 @@ from services.booking.domain.model import (
 from services.booking.domain.rules import AttendeeInput
 from services.booking.ports import BusyTime
 
-from .fakes import END, ORG, SENDER, START, World, a_request, provider_down
+from .fakes import END, ORG, SENDER, START, World, a_request, provider_down, token_refused
 
 
 @pytest.fixture
@@ -164,6 +164,31 @@ async def test_a_provider_failure_after_the_decision_is_retrying_then_delivered_
     assert after.delivery.state is DeliveryState.DELIVERED
     assert after.delivery.attempt_count == 2
     assert after.conferencing.state is ConferencingState.CREATED
+
+
+async def test_a_token_the_provider_refuses_is_handed_back_to_identity_and_the_event_made_with_a_new_one(world):
+    world.events.fail = [token_refused()]
+    booking = await world.create(a_request("megan@contoso.example"))
+    assert booking.delivery.state is DeliveryState.DELIVERED and booking.delivery.attempt_count == 1
+    refused, fresh = world.events.tokens
+    assert world.peers.rejected == [refused] and fresh != refused
+
+
+async def test_a_second_refusal_of_the_new_token_is_retried_later_not_a_failure(world):
+    world.events.fail = [token_refused(), token_refused()]
+    booking = await world.create(a_request("megan@contoso.example"))
+    assert booking.delivery.state is DeliveryState.RETRYING
+    assert "refused the access token" in booking.delivery.last_error
+    world.later(30)
+    assert await world.work.run_due() == 1
+    assert (await world.queries.get(ORG, booking.id)).delivery.state is DeliveryState.DELIVERED
+
+
+async def test_a_refused_token_for_a_linked_meeting_is_replaced_too(world):
+    world.meetings.fail = [token_refused()]
+    booking = await world.create(a_request(conferencing=ConferencingChoice.ZOOM))
+    assert booking.conferencing.state is ConferencingState.CREATED and world.slept == []
+    assert len(world.peers.rejected) == 1
 
 
 async def test_a_provider_refusal_fails_the_delivery_and_the_native_conferencing(world):
