@@ -95,7 +95,7 @@ class BenchIdentity:
         self._providers = providers
         self._token = ""
 
-    async def access_token(self, org_unit_id: str, credential_id: str, subject: str = "") -> str:
+    async def access_token(self, org_unit_id: str, credential_id: str, subject: str = "", rejected: str = "") -> str:
         if not self._token:
             self._token = (await self._providers.microsoft.identity.client_credentials(CONTOSO)).access_token
         return self._token

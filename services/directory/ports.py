@@ -7,7 +7,7 @@ conferencing services read through the provider clients, and background task spa
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -264,12 +264,18 @@ class Identity(Protocol):
     async def get_authorization(self, org_unit_id: str, authorization_id: str) -> Authorization: ...
     async def get_credential(self, org_unit_id: str, credential_id: str) -> Credential: ...
     async def revoke_credential(self, org_unit_id: str, credential_id: str) -> None: ...
-    async def access_token(self, org_unit_id: str, credential_id: str, subject: str = "") -> str: ...
+    async def access_token(self, org_unit_id: str, credential_id: str, subject: str = "", rejected: str = "") -> str:
+        """A bearer token; ``rejected``: one the provider just refused (401), not to be handed out again."""
+        ...
 
 
 # --------------------------------------------------------------------------------------- directories
 
-TokenSource = Callable[[], Awaitable[str]]
+class TokenSource(Protocol):
+    """An access token for the connection's credential: ``rejected`` names one the provider refused
+    (401), so identity replaces it rather than handing it out again."""
+
+    def __call__(self, rejected: str = "") -> Awaitable[str]: ...
 
 
 class ListingFailed(Exception):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from kit.errors import Unavailable
 from providers import Providers
-from providers.errors import ProviderError, ProviderNotFound
+from providers.errors import ProviderAuthError, ProviderError, ProviderNotFound
 from services.directory.adapters.graph_extra import PagedGraphDirectory
 from services.directory.domain.model import ConferencingConnection, ConferencingService
 from services.directory.ports import TokenSource
@@ -22,15 +22,26 @@ class ProviderConferencingDirectory:
             return None
         access = await token()
         try:
-            if connection.service is ConferencingService.ZOOM:
-                try:
-                    return (await self._providers.zoom.get_user(access, email)).id
-                except ProviderNotFound:
-                    return None
-            if connection.service is ConferencingService.WEBEX:
-                person = await self._providers.webex.find_person(access, email)
-                return person.id if person else None
-            return await self._graph.user_id(access, email)
+            return await self._find(connection, email, access)
+        except ProviderAuthError:  # revoked at the provider before it expired: once more with a new token
+            try:
+                return await self._find(connection, email, await token(rejected=access))
+            except ProviderError as error:
+                raise self._unavailable(connection, error) from error
         except ProviderError as error:
-            raise Unavailable(f"{connection.service.value} could not be asked: {error}",
-                              reason="PROVIDER_UNAVAILABLE") from error  # fmt: skip
+            raise self._unavailable(connection, error) from error
+
+    async def _find(self, connection: ConferencingConnection, email: str, access: str) -> str | None:
+        if connection.service is ConferencingService.ZOOM:
+            try:
+                return (await self._providers.zoom.get_user(access, email)).id
+            except ProviderNotFound:
+                return None
+        if connection.service is ConferencingService.WEBEX:
+            person = await self._providers.webex.find_person(access, email)
+            return person.id if person else None
+        return await self._graph.user_id(access, email)
+
+    @staticmethod
+    def _unavailable(connection: ConferencingConnection, error: ProviderError) -> Unavailable:
+        return Unavailable(f"{connection.service.value} could not be asked: {error}", reason="PROVIDER_UNAVAILABLE")

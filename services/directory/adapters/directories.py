@@ -12,7 +12,7 @@ and SAP SuccessFactors, each reduced to pages of ``DirectoryUser``.
   is active, ``d`` deleted, any other status SUSPENDED.
 
 Provider errors become ``ListingFailed`` naming the page (and its cursor) that could not be read; a
-401 is retried once per page with a fresh token. Throttling (429 with Retry-After) is waited out by
+401 is retried once per page with a fresh token (the refused one handed back to identity as rejected). Throttling (429 with Retry-After) is waited out by
 ``ProviderHttp`` before it ever gets here.
 """
 
@@ -96,9 +96,11 @@ class _Read:
         cursor: str | None = None
         number = 0
         retried = False
+        token = ""
         while True:
             try:
-                async for page in iterate(await self._token(), cursor):
+                token = await self._token(rejected=token if retried else "")
+                async for page in iterate(token, cursor):
                     number += 1
                     self._seen_page(page)
                     users = tuple(u for u in (convert(item) for item in page.items) if u is not None)
@@ -108,7 +110,7 @@ class _Read:
             except ProviderAuthError as error:
                 if retried:
                     raise self._failed(error, number + 1, cursor) from error
-                retried = True  # the token may have expired during a long read: try once more
+                retried = True  # revoked, or expired during a long read: once more with a token identity replaced
             except (ProviderNotFound, ProviderBadRequest) as error:
                 if self._request.cursor and number == 0 and self._cursor_refused(error):
                     raise CursorExpired() from error
@@ -130,10 +132,11 @@ class _Read:
     async def _once(self, call: Callable[[str], Any], what: str) -> Any:
         """A single call before the listing (domains, organization, rooms), with one 401 retry."""
         try:
+            token = await self._token()
             try:
-                return await call(await self._token())
+                return await call(token)
             except ProviderAuthError:
-                return await call(await self._token())
+                return await call(await self._token(rejected=token))
         except ProviderError as error:
             raise ListingFailed(provider_reason(error), f"reading {what} failed: {error}", what) from error
 

@@ -143,8 +143,8 @@ class GrpcIdentity:
         await self._call(self._stub.RevokeCredential, ipb.RevokeCredentialRequest(
             org_unit_id=org_unit_id, credential_id=credential_id))  # fmt: skip
 
-    async def access_token(self, org_unit_id: str, credential_id: str, subject: str = "") -> str:
+    async def access_token(self, org_unit_id: str, credential_id: str, subject: str = "", rejected: str = "") -> str:
         answer = await self._call(self._stub.GetAccessToken, ipb.GetAccessTokenRequest(
             org_unit_id=org_unit_id, credential_id=credential_id, subject=subject,
-            min_validity=TOKEN_MIN_VALIDITY))  # fmt: skip
+            min_validity=TOKEN_MIN_VALIDITY, rejected_access_token=rejected))  # fmt: skip
         return answer.access_token

@@ -140,8 +140,8 @@ class ResolveUseCases:
     async def _lookup(self, connection: ConferencingConnection, email: str) -> str | None:
         """The provider's user id, "" when it has no such user, None when it could not be asked."""
 
-        async def token() -> str:
-            return await self._identity.access_token(connection.org_unit_id, connection.credential_id)
+        async def token(rejected: str = "") -> str:
+            return await self._identity.access_token(connection.org_unit_id, connection.credential_id, rejected=rejected)
 
         try:
             async with asyncio.timeout(self._lookup_timeout):

@@ -116,8 +116,8 @@ class SyncRunner:
             return await self._end(run, SyncState.FAILED, reason=error.reason, message=error.message)
 
     async def _read_and_apply(self, run: SyncRun, connection: DirectoryConnection) -> SyncRun:
-        async def token() -> str:
-            return await self._identity.access_token(connection.org_unit_id, connection.credential_id)
+        async def token(rejected: str = "") -> str:
+            return await self._identity.access_token(connection.org_unit_id, connection.credential_id, rejected=rejected)
 
         await token()  # a credential identity cannot serve fails the run before any read
         cursor = connection.cursor if run.incremental else ""

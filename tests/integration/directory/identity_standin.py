@@ -57,6 +57,7 @@ class IdentityStandin(ipb_grpc.IdentityServiceServicer):
     credentials: dict[str, Issued] = field(default_factory=dict)
     revoked: list[str] = field(default_factory=list)
     token_calls: int = 0
+    rejected: list[str] = field(default_factory=list)  # rejected_access_token hints received
     revocation_fails: bool = False
     _ids: Any = field(default_factory=lambda: itertools.count(1))
 
@@ -176,6 +177,10 @@ class IdentityStandin(ipb_grpc.IdentityServiceServicer):
         if issued.credential.state != ires.Credential.STATE_ACTIVE:
             return await self._fail(context, errors.FailedPrecondition(
                 "the credential needs a new authorization", reason="CREDENTIAL_NEEDS_REAUTHORIZATION"))  # fmt: skip
+        if request.rejected_access_token:
+            self.rejected.append(request.rejected_access_token)
+            if request.rejected_access_token == issued.token:  # as identity does: replace the refused token
+                issued.token = ""
         if not issued.token:
             issued.token = await issued.mint()
         return ipb.GetAccessTokenResponse(access_token=issued.token, token_type="Bearer", expire_time=Timestamp())

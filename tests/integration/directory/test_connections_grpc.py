@@ -216,6 +216,25 @@ async def test_resolve_links_conferencing_users_by_email(directory, standin):
     assert standin.token_calls == asked  # answered from the stored links: no provider asked again
 
 
+async def test_a_conferencing_token_revoked_at_the_provider_is_handed_back_to_identity_and_the_link_found(
+    directory, standin, admin
+):
+    unit = await directory.unit()
+    await directory.call("ConnectCalendarService", calendar(unit, NONE, "contoso.example"))
+    zoom = (await directory.call("ConnectConferencingService", pb.ConnectConferencingServiceRequest(
+        org_unit_id=unit, service=common.CONFERENCING_SERVICE_ZOOM, credential_id=standin.zoom(unit)))).conferencing_connection  # fmt: skip
+
+    async def links(email: str) -> list[tuple[str, str]]:
+        answer = await directory.call("ResolveAccount", pb.ResolveAccountRequest(org_unit_id=unit, email=email))
+        return [(link.conferencing_connection_id, link.external_user_id) for link in answer.conferencing_links]
+
+    assert await links("alex@contoso.example") == [(zoom.id, "zA1lexW1lber4Contoso01")]
+    (refused,) = [issued.token for issued in standin.credentials.values() if issued.token]
+    assert await admin.revoke_token(refused) == 1  # Zoom forgets it before it expires
+    assert await links("adele@contoso.example") == [(zoom.id, "zAdeleV4nce4Contoso003")]
+    assert standin.rejected == [refused]
+
+
 async def test_a_connected_directory_is_synced_by_the_scheduler_at_once(start_directory, standin):
     directory = await start_directory(background_enabled=True, scheduler_interval_seconds=3600.0)
     unit = await directory.unit()

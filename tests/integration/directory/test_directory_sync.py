@@ -78,6 +78,18 @@ async def test_a_second_run_without_changes_writes_no_account(directory, standin
 
 
 @by_directory
+async def test_a_token_revoked_at_the_provider_is_handed_back_to_identity_and_the_sync_succeeds(
+    directory, standin, sandbox, admin, driver
+):
+    unit, connection, _ = await onboard(directory, standin, driver, sandbox)
+    (refused,) = [issued.token for issued in standin.credentials.values() if issued.token]
+    assert await admin.revoke_token(refused) == 1  # the provider forgets it before it expires
+    run = await directory.sync(unit, connection, full=True)
+    assert run.state == SUCCEEDED, run.failure_message
+    assert standin.rejected == [refused]
+
+
+@by_directory
 async def test_a_run_that_would_deactivate_too_many_stops_until_forced(directory, standin, sandbox, admin, driver):
     unit, connection, _ = await onboard(directory, standin, driver, sandbox, ratio=0.0)  # the default 10%
     accounts = await directory.accounts(unit)

@@ -432,6 +432,7 @@ class FakeIdentity:
         self.started: list[AuthorizationRequest] = []
         self.down = False
         self.token_error: Exception | None = None
+        self.rejected: list[str] = []  # rejected_access_token hints received
         self._n = 0
 
     def _check(self) -> None:
@@ -473,10 +474,12 @@ class FakeIdentity:
         self._check()
         self.revoked.append(credential_id)
 
-    async def access_token(self, org_unit_id: str, credential_id: str, subject: str = "") -> str:
+    async def access_token(self, org_unit_id: str, credential_id: str, subject: str = "", rejected: str = "") -> str:
         self._check()
         if self.token_error is not None:
             raise self.token_error
+        if rejected:
+            self.rejected.append(rejected)
         return f"token-for-{credential_id}"
 
 
