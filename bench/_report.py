@@ -14,6 +14,15 @@ from pathlib import Path
 
 RESULTS_DIR = Path(os.environ.get("RENDEZVOUS_BENCH_RESULTS", Path(__file__).parent / "results"))
 
+#: The PostgreSQL server benchmarks create their throwaway databases on: ``RENDEZVOUS_BENCH_POSTGRES_URL``,
+#: else the tests' ``RENDEZVOUS_TEST_POSTGRES_URL``, else the local server's ``postgres`` database.
+DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+
+
+def postgres_url() -> str:
+    return (os.environ.get("RENDEZVOUS_BENCH_POSTGRES_URL") or os.environ.get("RENDEZVOUS_TEST_POSTGRES_URL")
+            or DEFAULT_POSTGRES_URL)  # fmt: skip
+
 
 def report(benchmark: str, metric: str, figure: float, unit: str, target: str, ok: bool) -> None:
     """Print ``figure`` beside ``target`` and record both.

@@ -1,10 +1,10 @@
 """CreateBooking throughput and latency on PostgreSQL: email-mode bookings with 4 attendees.
 
-    RENDEZVOUS_TEST_POSTGRES_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test \\
-        PYTHONPATH=libs:. .venv/bin/python -m bench.booking_create
+    PYTHONPATH=libs:. .venv/bin/python -m bench.booking_create
 
-The booking service runs as its own process on a fresh PostgreSQL database, with the full kit
-interceptor chain (auth, request ids, error mapping; access log to /dev/null). Its peers (identity,
+The booking service runs as its own process on a fresh PostgreSQL database (created on the server of
+``bench._report.postgres_url()``: ``RENDEZVOUS_BENCH_POSTGRES_URL``, else ``RENDEZVOUS_TEST_POSTGRES_URL``,
+else the local server), with the full kit interceptor chain (auth, request ids, error mapping; access log to /dev/null). Its peers (identity,
 directory, availability) are fast in-process stand-ins of its outbound ports, so the figure is the
 booking service's own cost: validation, the slot decision (exclusion constraint), the booking row, its
 parties and slots, and five iMIP messages (organizer + 4 attendees) built and committed to the outbox
@@ -30,9 +30,8 @@ from datetime import UTC, datetime, timedelta
 
 import grpc
 
-from bench._report import report
+from bench._report import postgres_url, report
 
-POSTGRES_ENV = "RENDEZVOUS_TEST_POSTGRES_URL"
 TOKEN = "bench-token"
 METADATA = (("authorization", f"Bearer {TOKEN}"),)
 ORGANIZERS = 200
@@ -179,10 +178,7 @@ def main() -> None:
     if args.serve:
         asyncio.run(_serve(args.port, args.database_url))
         return
-    base = os.environ.get(POSTGRES_ENV)
-    if not base:
-        print(f"booking_create: skipped — set {POSTGRES_ENV} (e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/test)")
-        return
+    base = postgres_url()
     name, url = _fresh_database(base)
     port = _free_port()
     server = subprocess.Popen(

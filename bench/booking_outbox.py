@@ -11,15 +11,16 @@ to the last ``mark_sent``. Afterwards the server's log must hold every Message-I
 
 ``--repository`` picks the outbox:
 
-* ``memory`` (default): ``invites.memory.InMemoryOutbox`` — the dispatcher and SMTP path alone;
-* ``postgres``: the booking core's ``SqlOutboxRepository`` on a fresh database created on
-  ``RENDEZVOUS_BENCH_POSTGRES_URL`` (default ``postgresql+asyncpg://postgres@127.0.0.1:5432/postgres``),
+* ``postgres`` (default, as ``make bench`` runs it): the booking core's ``SqlOutboxRepository`` on a fresh database created on
+  the server of ``bench._report.postgres_url()`` (``RENDEZVOUS_BENCH_POSTGRES_URL``, else
+  ``RENDEZVOUS_TEST_POSTGRES_URL``, else ``postgresql+asyncpg://postgres@127.0.0.1:5432/postgres``),
   migrated with the service's Alembic history, one email-mode booking row per 5 messages (so every
   settlement also updates its booking's delivery, as in production), dropped afterwards;
+* ``memory``: ``invites.memory.InMemoryOutbox`` — the dispatcher and SMTP path alone;
 * ``package.module:factory``: any async factory returning the ``OutboxRepository`` methods plus
   ``enqueue(messages, at)`` and ``close()``.
 
-Target: at least 300 messages/s.
+Target: at least 300 messages/s (on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from bench._report import report
+from bench._report import postgres_url, report
 
 BENCH = "booking_outbox"
 TARGET = 300.0
@@ -156,7 +157,7 @@ class _PostgresBenchOutbox:
 
 async def postgres_outbox() -> BenchOutbox:
     outbox = _PostgresBenchOutbox()
-    await outbox.open(os.environ.get("RENDEZVOUS_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"))
+    await outbox.open(postgres_url())
     return outbox
 
 
@@ -308,7 +309,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--batch", type=int, default=100)
-    parser.add_argument("--repository", default="memory", help="memory, postgres or package.module:async_factory")
+    parser.add_argument("--repository", default="postgres", help="postgres, memory or package.module:async_factory")
     args = parser.parse_args()
     if args.serve_smtp:
         asyncio.run(_serve_smtp(args.port, args.out))
