@@ -22,9 +22,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from icalendar import Calendar, Conference, Event, vCalAddress
+from icalendar import Calendar, Conference, Event, Timezone, vCalAddress
 
 from services.booking.invites.model import (
     CuType,
@@ -135,8 +136,24 @@ def _calendar(
     cal = Calendar.new(prodid=PRODID, method=method.value, subcomponents=[ev])
     del cal["UID"]  # Calendar.new adds a random VCALENDAR UID (RFC 7986); keep output deterministic
     if event.time_zone:
-        cal.add_missing_timezones(first_date=date(start.year, 1, 1), last_date=date(end.year + 1, 1, 1))
+        # what cal.add_missing_timezones(first_date, last_date) does, with each VTIMEZONE made once
+        for position, tzid in enumerate(sorted(cal.get_missing_tzids())):
+            zone = _vtimezone(tzid, start.year, end.year + 1)
+            if zone is not None:
+                cal.subcomponents.insert(position, zone)
     return cal.to_ical()
+
+
+@lru_cache(maxsize=512)
+def _vtimezone(tzid: str, first_year: int, last_year: int) -> Timezone | None:
+    """The VTIMEZONE of ``tzid`` from 1 January ``first_year`` to 1 January ``last_year`` (None for
+    a zone icalendar cannot describe). Cached: working out a zone's transitions costs more than the
+    rest of an invite, and every invite of a unit uses the same few zones. The component is only
+    ever serialized, never changed, so calendars can share it."""
+    try:
+        return Timezone.from_tzid(tzid, first_date=date(first_year, 1, 1), last_date=date(last_year, 1, 1))
+    except ValueError:
+        return None
 
 
 def _times(event: InviteEvent) -> tuple[datetime, datetime]:

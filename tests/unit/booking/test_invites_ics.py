@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, Timezone
 
 from services.booking.invites.ics import cancel_ics, request_ics
 from services.booking.invites.model import CuType, InviteEvent, InviteParty, PartStat, Role
@@ -110,6 +111,18 @@ def test_local_times_come_with_a_narrow_vtimezone() -> None:
     assert observances == {"STANDARD", "DAYLIGHT"}
     assert len(ics) < 2500
     assert not cal.get_missing_tzids()
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata"])
+def test_each_invite_carries_a_fresh_vtimezone_of_the_years_its_event_touches(zone: str) -> None:
+    new_year = an_event(time_zone=zone, start=datetime(2026, 12, 31, 22, tzinfo=UTC),
+                        end=datetime(2027, 1, 1, 1, tzinfo=UTC))  # fmt: skip
+    for event in (an_event(time_zone=zone), new_year, an_event(time_zone=zone, summary="Again")):
+        ics = request_ics(event, stamp=STAMP)
+        first, last = event.start.astimezone(ZoneInfo(zone)).year, event.end.astimezone(ZoneInfo(zone)).year + 1
+        fresh = Timezone.from_tzid(zone, first_date=date(first, 1, 1), last_date=date(last, 1, 1)).to_ical()
+        assert ics.count(b"BEGIN:VTIMEZONE") == 1
+        assert fresh in ics  # the cached component says exactly what a new one would
 
 
 def test_a_conference_is_a_conference_property_a_google_field_and_in_the_text() -> None:
