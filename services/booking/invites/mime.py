@@ -21,7 +21,7 @@ import base64
 import binascii
 import hashlib
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from email.charset import BASE64, Charset
 from email.header import Header
@@ -93,10 +93,11 @@ def invite_messages(
     text, page = _bodies(event, kind, note)
     domain = event.organizer_mailbox.rsplit("@", 1)[1].lower()
     boundary, body = _body(method, ics, text, page)
+    headers = _headers(event, subject, stamp, unit_name, boundary)
     out = []
     for email, name in recipients:
         message_id = f"<{ids.new_id()}@{domain}>"
-        raw = _headers(event, subject, stamp, unit_name, message_id, email, name, boundary) + body
+        raw = headers(message_id, email, name) + body
         out.append(
             OutgoingMessage(
                 message_id=message_id,
@@ -148,32 +149,21 @@ def _body(method: InviteMethod, ics: bytes, text: str, page: str) -> tuple[str, 
     return mixed, b"".join(parts)
 
 
-def _headers(
-    event: InviteEvent,
-    subject: str,
-    stamp: datetime,
-    unit_name: str,
-    message_id: str,
-    to_email: str,
-    to_name: str,
-    boundary: str,
-) -> bytes:
+def _headers(event: InviteEvent, subject: str, stamp: datetime, unit_name: str,
+             boundary: str) -> Callable[[str, str, str], bytes]:  # fmt: skip
+    """The header block of each recipient's copy, ``(message_id, to_email, to_name) → bytes``: what
+    every copy shares (From, Sender, Reply-To, the encoded Subject, Date, Content-Type) is made once."""
     sender = _address(sender_display_name(event.organizer_name, unit_name), event.organizer_mailbox)
-    lines = [
-        f"From: {sender}",
-        f"Sender: {sender}",
-        f"Reply-To: {sender}",
-        f"To: {_address(to_name, to_email)}",
-        Header(_one_line(subject), "us-ascii" if subject.isascii() else _UTF8_B, header_name="Subject").encode(
-            linesep="\r\n"
-        ),
-        f"Date: {format_datetime(stamp.astimezone(UTC))}",
-        f"Message-ID: {message_id}",
-        "MIME-Version: 1.0",
-        f'Content-Type: multipart/mixed; boundary="{boundary}"',
-    ]
-    lines[4] = "Subject: " + lines[4]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
+    encoded_subject = Header(_one_line(subject), "us-ascii" if subject.isascii() else _UTF8_B,
+                             header_name="Subject").encode(linesep="\r\n")  # fmt: skip
+    before = f"From: {sender}\r\nSender: {sender}\r\nReply-To: {sender}\r\nTo: "
+    middle = f"\r\nSubject: {encoded_subject}\r\nDate: {format_datetime(stamp.astimezone(UTC))}\r\nMessage-ID: "
+    after = f'\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="{boundary}"\r\n\r\n'
+
+    def block(message_id: str, to_email: str, to_name: str) -> bytes:
+        return f"{before}{_address(to_name, to_email)}{middle}{message_id}{after}".encode("ascii")
+
+    return block
 
 
 def _address(name: str, email: str) -> str:
