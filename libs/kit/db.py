@@ -8,6 +8,7 @@ SQLite (``sqlite+aiosqlite:///var/data/x.db``) is the embedded default; PostgreS
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -42,16 +43,25 @@ def is_postgres(url: str) -> bool:
     return make_url(url).get_backend_name() == "postgresql"
 
 
+#: A pooled PostgreSQL connection used this recently is taken without a check (HikariCP's
+#: ``aliveBypassWindowMs`` is 500 ms too): under load every connection is in use all the time and
+#: a check per unit of work would cost more than the work; one idle for longer is checked.
+PING_IDLE_SECONDS = 0.5
+_LAST_USED = "rendezvous_last_used"
+
+
 def create_engine(url: str, *, echo: bool = False, pool_pre_ping: bool = True) -> AsyncEngine:
     """An async engine; for SQLite also the directory, WAL, foreign keys and a busy timeout.
 
-    ``pool_pre_ping`` (PostgreSQL; the safe default) checks a pooled connection each time it is
-    taken, so one the server or the network dropped while idle is replaced instead of failing the
-    unit of work. With asyncpg that check is three round trips (``BEGIN``, ``;``, ``ROLLBACK``) per
-    unit of work. Without it, the first use of a dropped connection fails (DATABASE_UNAVAILABLE)
-    and SQLAlchemy then replaces every connection pooled before the failure: worth it only where
-    nothing between the service and PostgreSQL closes idle connections (``ServiceSettings.
-    database_pool_pre_ping``).
+    ``pool_pre_ping`` (PostgreSQL; the safe default) checks a pooled connection that was idle for
+    more than :data:`PING_IDLE_SECONDS` when it is taken, so one the server or the network dropped
+    while idle is replaced instead of failing the unit of work. With asyncpg that check is three
+    round trips (``BEGIN``, ``;``, ``ROLLBACK``); a connection used within the window skips it (a
+    connection the server dropped in that window fails its next unit of work with
+    DATABASE_UNAVAILABLE, and SQLAlchemy then replaces every connection pooled before the failure).
+    Without the check, that is also what happens to a connection dropped while idle: worth it only
+    where nothing between the service and PostgreSQL closes idle connections
+    (``ServiceSettings.database_pool_pre_ping``).
     """
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"echo": echo}
@@ -60,12 +70,50 @@ def create_engine(url: str, *, echo: bool = False, pool_pre_ping: bool = True) -
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": 30}
     else:
-        kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=pool_pre_ping)
+        kwargs.update(pool_size=10, max_overflow=20)
     engine = create_async_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    elif pool_pre_ping:
+        _ping_when_idle(engine)
     telemetry.instrument_engine(engine)
     return engine
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """``pool_pre_ping`` for connections idle longer than :data:`PING_IDLE_SECONDS` (SQLAlchemy's
+    pessimistic disconnect handling through the ``checkout`` event: a ``DisconnectionError``
+    makes the pool discard the connection and take, or open, another)."""
+    dialect = engine.sync_engine.dialect
+
+    def used(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_LAST_USED] = time.monotonic()
+
+    def checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        last = record.info.get(_LAST_USED)
+        if last is not None and time.monotonic() - last < PING_IDLE_SECONDS:
+            return
+        try:
+            alive = dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise exc.DisconnectionError(f"pooled connection is gone: {error}") from error
+        if not alive:
+            raise exc.DisconnectionError("pooled connection is gone")
+
+    event.listen(engine.sync_engine, "connect", used)  # a new connection needs no check
+    event.listen(engine.sync_engine, "checkin", used)
+    event.listen(engine.sync_engine, "checkout", checkout)
+
+
+#: SQLSTATEs of a transaction PostgreSQL rolled back because of concurrent ones (deadlock_detected,
+#: serialization_failure): nothing is wrong with the request, and a retry may well succeed.
+TRANSACTION_CONFLICTS = frozenset({"40P01", "40001"})
+
+
+def sqlstate(error: exc.DBAPIError) -> str:
+    """The SQLSTATE of a driver error ("" when it has none, as SQLite's do not)."""
+    orig = error.orig
+    return str(getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or "")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -129,6 +177,11 @@ class SqlUnitOfWork:
         if isinstance(exc_val, exc.IntegrityError):
             # A Core statement fails at execute time, before flush/commit could map it.
             raise self._integrity_error(exc_val) from exc_val
+        if isinstance(exc_val, exc.DBAPIError) and sqlstate(exc_val) in TRANSACTION_CONFLICTS:
+            raise errors.Aborted(
+                "the database ended the transaction to resolve a conflict with a concurrent one; retry",
+                reason="TRANSACTION_CONFLICT",
+            ) from exc_val
         if isinstance(exc_val, exc.OperationalError | exc.InterfaceError | OSError) and not isinstance(
             exc_val, errors.RendezvousError
         ):

@@ -102,8 +102,8 @@ class ServiceSettings(Settings):
     database_pool_pre_ping: bool = setting(
         "RENDEZVOUS_DATABASE_POOL_PRE_PING",
         True,
-        "Check each pooled PostgreSQL connection before a unit of work uses it (3 round trips with asyncpg); "
-        "false saves them where nothing between the service and PostgreSQL drops idle connections.",
+        "Check a pooled PostgreSQL connection idle for more than 0.5 s before a unit of work uses it (3 round "
+        "trips with asyncpg); false saves them where nothing between the service and PostgreSQL drops idle connections.",
     )
     shutdown_grace_seconds: float = setting(
         "RENDEZVOUS_SHUTDOWN_GRACE_SECONDS", 20.0, "How long in-flight RPCs may run after SIGTERM before they are cancelled."
