@@ -13,7 +13,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, event, func, insert, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, delete, event, func, insert, or_, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -83,6 +83,14 @@ class Core:
         return await connection.execute(statement, params)
 
 
+#: A transaction-scoped advisory lock per (unit, calendar key), taken in the order of the lock ids so
+#: that transactions locking several calendars (organizer and rooms) cannot deadlock each other.
+_LOCK_CALENDARS = text(
+    "SELECT pg_advisory_xact_lock(h) FROM "
+    "(SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest(CAST(:keys AS text[])) AS k ORDER BY h) AS locks"
+)
+
+
 class SqlBookings:
     def __init__(self, session: Core, *, postgres: bool, lock: bool) -> None:
         self._s = session
@@ -127,7 +135,13 @@ class SqlBookings:
 
     async def _write_slots(self, booking: Booking, *, replace: bool) -> None:
         """SQLite: look for overlaps first (nobody else writes meanwhile). PostgreSQL: the exclusion
-        constraint refuses the statement; the conflicting booking is looked up by the caller."""
+        constraint refuses the statement; the conflicting booking is looked up by the caller.
+
+        On PostgreSQL the transaction first takes a lock per calendar (``_LOCK_CALENDARS``): two
+        transactions inserting overlapping slots at the same moment would otherwise each wait for
+        the other's uncommitted row in the exclusion check — a deadlock PostgreSQL breaks by
+        failing one of them with an error that is not the constraint's. Held in one order, the
+        locks make the second wait for the first to end, then meet the constraint (or a free slot)."""
         keys = booking.calendar_keys
         slot_rows = [
             {"booking_id": booking.id, "calendar_key": key, "org_unit_id": booking.org_unit_id,
@@ -138,6 +152,8 @@ class SqlBookings:
             found = await self.conflicts(booking.org_unit_id, keys, booking.start, booking.end, exclude=booking.id)
             if found:
                 raise SlotUnavailable(sorted({c.calendar_key for c in found}), found[0].booking_id)
+        if booking.state is BookingState.CONFIRMED and self._postgres:
+            await self._s.execute(_LOCK_CALENDARS, {"keys": [f"{booking.org_unit_id}/{key}" for key in keys]})
         try:
             if replace:
                 await self._s.execute(delete(booking_slots).where(booking_slots.c.booking_id == booking.id))
