@@ -25,6 +25,7 @@ from services.directory.adapters.graph_extra import PagedGraphDirectory
 from services.directory.adapters.grpc_api import SERVICE_NAME, DirectoryServicer
 from services.directory.adapters.identity_grpc import GrpcIdentity
 from services.directory.adapters.sql import DirectoryUnitOfWork, plan_each_query
+from services.directory.adapters.sql_accounts import sqlite_sync_lookups
 from services.directory.adapters.sql_routing import SqlRoutingReads
 from services.directory.ports import ConferencingDirectory, DirectoryReader, Identity
 from services.directory.settings import DirectorySettings
@@ -98,11 +99,14 @@ async def bootstrap(
     if is_postgres(settings.database_url):
         plan_each_query(engine)
     sessions = session_factory(engine)
+    stop_hooks: list[Any] = []
+    lookups = sqlite_sync_lookups(settings.database_url)
+    if lookups is not None:
+        stop_hooks.append(lookups.aclose)
 
     def uow() -> DirectoryUnitOfWork:
-        return DirectoryUnitOfWork(sessions)
+        return DirectoryUnitOfWork(sessions, lookups)
 
-    stop_hooks: list[Any] = []
     if identity is None:
         grpc_identity = GrpcIdentity(settings.identity_address, settings.service_token, settings.peer_deadline_seconds)
         stop_hooks.append(grpc_identity.close)

@@ -7,10 +7,15 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, event, exc, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from kit.db import SqlUnitOfWork
-from services.directory.adapters.sql_accounts import SqlAccounts, SqlConferencingLinks, SqlRooms
+from services.directory.adapters.sql_accounts import (
+    SqlAccounts,
+    SqlConferencingLinks,
+    SqliteSyncLookups,
+    SqlRooms,
+)
 from services.directory.adapters.sql_common import aware, integrity_error, rowcount
 from services.directory.adapters.sql_connections import (
     SqlCalendarConnections,
@@ -212,13 +217,17 @@ class DirectoryUnitOfWork(SqlUnitOfWork):
     runs: SyncRuns
     links: ConferencingLinks
 
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], lookups: SqliteSyncLookups | None = None) -> None:
+        super().__init__(sessions)
+        self._lookups = lookups
+
     def _open(self, session: AsyncSession) -> None:
         self.units = SqlOrganizationalUnits(session)
         self.calendars = SqlCalendarConnections(session)
         self.directories = SqlDirectoryConnections(session)
         self.conferencing = SqlConferencingConnections(session)
         self.leases = SqlSyncLeases(session)
-        self.accounts = SqlAccounts(session)
+        self.accounts = SqlAccounts(session, self._lookups)
         self.rooms = SqlRooms(session)
         self.runs = SqlSyncRuns(session)
         self.links = SqlConferencingLinks(session)

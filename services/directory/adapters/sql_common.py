@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -78,3 +79,11 @@ async def guarded(session: AsyncSession, statement: Any, params: Any = None) -> 
         return await session.execute(statement, params)
     except exc.IntegrityError as error:
         raise integrity_error(error) from error
+
+
+def read_only_sqlite(path: str) -> sqlite3.Connection:
+    """A read-only sqlite3 connection for reads made on the event loop's thread: short busy timeout,
+    so a locked file fails fast (the caller then takes its async path)."""
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    connection.execute("PRAGMA busy_timeout=100")
+    return connection

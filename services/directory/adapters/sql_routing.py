@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kit.pg import DriverConnections, DriverStatement
 from services.directory.adapters.sql_accounts import account_from_row, link_from_row, room_from_row
+from services.directory.adapters.sql_common import read_only_sqlite
 from services.directory.adapters.sql_connections import calendar_from_row, conferencing_from_row
 from services.directory.adapters.tables import (
     accounts,
@@ -174,9 +175,7 @@ class _SqliteReader:
 
     def _open(self) -> sqlite3.Connection:
         if self._connection is None:
-            connection = sqlite3.connect(f"file:{self._path}?mode=ro", uri=True, check_same_thread=False)
-            connection.execute("PRAGMA busy_timeout=100")
-            self._connection = connection
+            self._connection = read_only_sqlite(self._path)
         return self._connection
 
     def resolve(self, params: dict[str, str]) -> Resolution | None:
