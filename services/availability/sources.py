@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from kit.errors import RendezvousError
+from kit.tokens import with_replaced_token
 from services.availability.cache import FreeBusyCache
 from services.availability.domain.model import (
     MAILBOX_NOT_FOUND,
@@ -224,14 +225,15 @@ class SourceReader:
         else:
             subject = ""
             mailbox = first if org_wide or not credential.subject_email else credential.subject_email
-        token = await self._identity.access_token(org_unit_id, route.credential_id, subject)
+        provider = route.provider
+
+        def token(rejected: str) -> Awaitable[str]:
+            return self._identity.access_token(org_unit_id, route.credential_id, subject, rejected=rejected)
+
         try:
-            return await self._calendars.read(route.provider, token, mailbox, emails, window)
-        except TokenRejected:
-            pass  # revoked or expired early at the provider: identity gives another, once
-        token = await self._identity.access_token(org_unit_id, route.credential_id, subject, rejected=token)
-        try:
-            return await self._calendars.read(route.provider, token, mailbox, emails, window)
+            return await with_replaced_token(
+                token, lambda access: self._calendars.read(provider, access, mailbox, emails, window), TokenRejected
+            )
         except TokenRejected as refused:
             raise refused.error from None
 

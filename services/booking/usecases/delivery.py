@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from kit.errors import DeadlineExceeded, RendezvousError, Unavailable
+from kit.tokens import with_replaced_token
 from services.booking.domain.changes import move_meeting
 from services.booking.domain.model import (
     AccessMode,
@@ -80,13 +81,11 @@ class ProviderWork:
         """``call`` with an access token for the organizer; when the provider refuses the token
         itself (401: revoked or rotated there before it expired), once more with a token identity is
         told to replace (``rejected``). A second refusal goes to the caller (retried later)."""
-        token = await self._d.identity.access_token(booking.org_unit_id, credential_id, booking.organizer.email)
-        try:
-            return await call(token)
-        except TokenRejected:
-            token = await self._d.identity.access_token(booking.org_unit_id, credential_id, booking.organizer.email,
-                                                        rejected=token)  # fmt: skip
-            return await call(token)
+        def token(rejected: str) -> Awaitable[str]:
+            return self._d.identity.access_token(booking.org_unit_id, credential_id, booking.organizer.email,
+                                                 rejected=rejected)  # fmt: skip
+
+        return await with_replaced_token(token, call, TokenRejected)
 
     # --------------------------------------------------------------------- conferencing meetings
 

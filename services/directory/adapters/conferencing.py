@@ -5,6 +5,7 @@ for Teams). Google Meet needs no call (see the resolve use case)."""
 from __future__ import annotations
 
 from kit.errors import Unavailable
+from kit.tokens import with_replaced_token
 from providers import Providers
 from providers.errors import ProviderAuthError, ProviderError, ProviderNotFound
 from services.directory.adapters.graph_extra import PagedGraphDirectory
@@ -20,16 +21,11 @@ class ProviderConferencingDirectory:
     async def find_user(self, connection: ConferencingConnection, email: str, token: TokenSource) -> str | None:
         if connection.service is ConferencingService.GOOGLE_MEET:
             return None
-        access = await token()
         try:
-            return await self._find(connection, email, access)
-        except ProviderAuthError:  # revoked at the provider before it expired: once more with a new token
-            try:
-                return await self._find(connection, email, await token(rejected=access))
-            except ProviderError as error:
-                raise self._unavailable(connection, error) from error
+            return await with_replaced_token(token, lambda access: self._find(connection, email, access), ProviderAuthError)
         except ProviderError as error:
-            raise self._unavailable(connection, error) from error
+            raise Unavailable(f"{connection.service.value} could not be asked: {error}",
+                              reason="PROVIDER_UNAVAILABLE") from error  # fmt: skip
 
     async def _find(self, connection: ConferencingConnection, email: str, access: str) -> str | None:
         if connection.service is ConferencingService.ZOOM:
@@ -41,7 +37,3 @@ class ProviderConferencingDirectory:
             person = await self._providers.webex.find_person(access, email)
             return person.id if person else None
         return await self._graph.user_id(access, email)
-
-    @staticmethod
-    def _unavailable(connection: ConferencingConnection, error: ProviderError) -> Unavailable:
-        return Unavailable(f"{connection.service.value} could not be asked: {error}", reason="PROVIDER_UNAVAILABLE")

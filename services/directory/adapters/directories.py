@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from kit.tokens import with_replaced_token
 from providers import ProviderEndpoints, Providers
 from providers.errors import (
     ProviderAuthError,
@@ -132,11 +133,7 @@ class _Read:
     async def _once(self, call: Callable[[str], Any], what: str) -> Any:
         """A single call before the listing (domains, organization, rooms), with one 401 retry."""
         try:
-            token = await self._token()
-            try:
-                return await call(token)
-            except ProviderAuthError:
-                return await call(await self._token(rejected=token))
+            return await with_replaced_token(self._token, call, ProviderAuthError)
         except ProviderError as error:
             raise ListingFailed(provider_reason(error), f"reading {what} failed: {error}", what) from error
 
