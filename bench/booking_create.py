@@ -4,8 +4,8 @@
 
 The booking service runs as its own process on a fresh PostgreSQL database (created on the server of
 ``bench._report.postgres_url()``: ``RENDEZVOUS_BENCH_POSTGRES_URL``, else ``RENDEZVOUS_TEST_POSTGRES_URL``,
-else the local server), with the full kit interceptor chain (auth, request ids, error mapping; access log to /dev/null). Its peers (identity,
-directory, availability) are fast in-process stand-ins of its outbound ports, so the figure is the
+else the local server), with the full kit interceptor chain (auth, request ids, error mapping; access
+log to /dev/null). Its peers (identity, directory, availability) are fast in-process stand-ins of its outbound ports, so the figure is the
 booking service's own cost: validation, the slot decision (exclusion constraint), the booking row, its
 parties and slots, and five iMIP messages (organizer + 4 attendees) built and committed to the outbox
 in the same transaction. The outbox dispatcher is off here (bench/booking_outbox.py measures it), so

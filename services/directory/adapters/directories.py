@@ -12,8 +12,8 @@ and SAP SuccessFactors, each reduced to pages of ``DirectoryUser``.
   is active, ``d`` deleted, any other status SUSPENDED.
 
 Provider errors become ``ListingFailed`` naming the page (and its cursor) that could not be read; a
-401 is retried once per page with a fresh token (the refused one handed back to identity as rejected). Throttling (429 with Retry-After) is waited out by
-``ProviderHttp`` before it ever gets here.
+401 is retried once per page with a fresh token (the refused one handed back to identity as
+rejected). Throttling (429 with Retry-After) is waited out by ``ProviderHttp`` before it ever gets here.
 """
 
 from __future__ import annotations

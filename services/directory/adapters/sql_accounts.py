@@ -15,10 +15,9 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.directory.adapters.sql_common import aware, chunks, guarded, read_only_sqlite
+from services.directory.adapters.sql_common import ReadOnlySqlite, aware, chunks, guarded, sqlite_file
 from services.directory.adapters.tables import accounts, conferencing_links, rooms, served_domains
 from services.directory.domain.model import Account, AccountSource, AccountState, Room
 from services.directory.ports import AccountKey, ConferencingLink, StateChange
@@ -117,13 +116,7 @@ class SqliteSyncLookups:
     _SELECT = "SELECT " + ", ".join(c.name for c in _SYNC_COLUMNS) + " FROM accounts WHERE "
 
     def __init__(self, path: str) -> None:
-        self._path = path
-        self._connection: sqlite3.Connection | None = None
-
-    def _open(self) -> sqlite3.Connection:
-        if self._connection is None:
-            self._connection = read_only_sqlite(self._path)
-        return self._connection
+        self._db = ReadOnlySqlite(path)
 
     def by_external_ids(self, unit_id: str, connection_id: str, external_ids: Sequence[str]) -> dict[str, Account]:
         found = self._find(unit_id, "directory_connection_id", connection_id, "external_id", external_ids)
@@ -137,13 +130,11 @@ class SqliteSyncLookups:
         found = []
         for part in chunks(list(values)):
             sql = f"{self._SELECT}{scope} = ? AND {column} IN ({','.join('?' * len(part))})"
-            found += [sync_view(unit_id, _with_time(row)) for row in self._open().execute(sql, (scope_value, *part))]
+            found += [sync_view(unit_id, _with_time(row)) for row in self._db.execute(sql, (scope_value, *part))]
         return found
 
     def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        self._db.close()
 
     async def aclose(self) -> None:
         """``close`` as a stop hook of the server."""
@@ -152,10 +143,8 @@ class SqliteSyncLookups:
 
 def sqlite_sync_lookups(url: str) -> SqliteSyncLookups | None:
     """Direct lookups for a SQLite database file (None for PostgreSQL or an in-memory database)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        return SqliteSyncLookups(str(parsed.database))
-    return None
+    path = sqlite_file(url)
+    return SqliteSyncLookups(path) if path is not None else None
 
 
 def _with_time(row: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import exc
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit import errors
@@ -81,9 +82,31 @@ async def guarded(session: AsyncSession, statement: Any, params: Any = None) -> 
         raise integrity_error(error) from error
 
 
-def read_only_sqlite(path: str) -> sqlite3.Connection:
-    """A read-only sqlite3 connection for reads made on the event loop's thread: short busy timeout,
-    so a locked file fails fast (the caller then takes its async path)."""
-    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-    connection.execute("PRAGMA busy_timeout=100")
-    return connection
+def sqlite_file(url: str) -> str | None:
+    """The file of a SQLite database URL (None for PostgreSQL or an in-memory database)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        return str(parsed.database)
+    return None
+
+
+class ReadOnlySqlite:
+    """A read-only sqlite3 connection to ``path`` for reads made on the event loop's thread, opened
+    when first used. Short busy timeout: a locked file fails fast (``sqlite3.OperationalError``),
+    and the caller then takes its async path (closing this, so the next read opens afresh)."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._connection: sqlite3.Connection | None = None
+
+    def execute(self, sql: str, params: Any) -> sqlite3.Cursor:
+        if self._connection is None:
+            connection = sqlite3.connect(f"file:{self._path}?mode=ro", uri=True, check_same_thread=False)
+            connection.execute("PRAGMA busy_timeout=100")
+            self._connection = connection
+        return self._connection.execute(sql, params)
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None

@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kit.pg import DriverConnections, DriverStatement
 from services.directory.adapters.sql_accounts import account_from_row, link_from_row, room_from_row
-from services.directory.adapters.sql_common import read_only_sqlite
+from services.directory.adapters.sql_common import ReadOnlySqlite, sqlite_file
 from services.directory.adapters.sql_connections import calendar_from_row, conferencing_from_row
 from services.directory.adapters.tables import (
     accounts,
@@ -166,26 +166,18 @@ class _SqliteReader:
     """The statement as SQL text on a read-only sqlite3 connection (this thread only)."""
 
     def __init__(self, path: str) -> None:
-        self._path = path
-        self._connection: sqlite3.Connection | None = None
+        self._db = ReadOnlySqlite(path)
         compiled = RESOLVE.compile(dialect=sqlite.dialect(paramstyle="named"))
         self._sql = str(compiled)
         self._defaults = dict(compiled.params)
         self._decoder = _Decoder(convert=True)
 
-    def _open(self) -> sqlite3.Connection:
-        if self._connection is None:
-            self._connection = read_only_sqlite(self._path)
-        return self._connection
-
     def resolve(self, params: dict[str, str]) -> Resolution | None:
-        rows = self._open().execute(self._sql, {**self._defaults, **params}).fetchall()
+        rows = self._db.execute(self._sql, {**self._defaults, **params}).fetchall()
         return self._decoder.resolution(rows)
 
     def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        self._db.close()
 
 
 class _PostgresReader:
@@ -211,8 +203,9 @@ class SqlRoutingReads:
         self._sqlite: _SqliteReader | None = None
         self._postgres: _PostgresReader | None = None
         self._engine_decoder = _Decoder(convert=False)
-        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-            self._sqlite = _SqliteReader(str(parsed.database))
+        path = sqlite_file(url)
+        if path is not None:
+            self._sqlite = _SqliteReader(path)
         elif parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() == "asyncpg":
             self._postgres = _PostgresReader(url)
 
