@@ -4,13 +4,14 @@
 
 The booking service runs as its own process on a fresh PostgreSQL database (created on the server of
 ``bench._report.postgres_url()``: ``RENDEZVOUS_BENCH_POSTGRES_URL``, else ``RENDEZVOUS_TEST_POSTGRES_URL``,
-else the local server), with the full kit interceptor chain (auth, request ids, error mapping; access
-log to /dev/null). Its peers (identity, directory, availability) are fast in-process stand-ins of its outbound ports, so the figure is the
-booking service's own cost: validation, the slot decision (exclusion constraint), the booking row, its
-parties and slots, and five iMIP messages (organizer + 4 attendees) built and committed to the outbox
-in the same transaction. The outbox dispatcher is off here (bench/booking_outbox.py measures it), so
-mail stays queued. One client process drives it with 8 concurrent calls over distinct organizers. The service
-process's CPU time per booking is printed too: on a shared machine it says more than the rate.
+else the local server), with the full kit interceptor chain (auth, request ids, error mapping; access log to
+/dev/null). Its peers (identity, directory, availability) are fast in-process stand-ins of its outbound
+ports, so the figure is the booking service's own cost: validation, the slot decision (exclusion
+constraint), the booking row, its parties and slots, and five iMIP messages (organizer + 4 attendees) built
+and committed to the outbox in the same transaction. The outbox dispatcher is off here
+(bench/booking_outbox.py measures it), so mail stays queued. One client process drives it with 8 concurrent
+calls over distinct organizers. The service process's CPU time per booking is printed too: on a shared
+machine it says more than the rate.
 Targets: at least 100 bookings/s sustained, p99 under 150 ms.
 """
 

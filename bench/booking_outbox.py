@@ -11,9 +11,9 @@ to the last ``mark_sent``. Afterwards the server's log must hold every Message-I
 
 ``--repository`` picks the outbox:
 
-* ``postgres`` (default, as ``make bench`` runs it): the booking core's ``SqlOutboxRepository`` on a
-  fresh database created on the server of ``bench._report.postgres_url()`` (``RENDEZVOUS_BENCH_POSTGRES_URL``, else
-  ``RENDEZVOUS_TEST_POSTGRES_URL``, else ``postgresql+asyncpg://postgres@127.0.0.1:5432/postgres``),
+* ``postgres`` (default, as ``make bench`` runs it): the booking core's ``SqlOutboxRepository`` on a fresh
+  database created on the server of ``bench._report.postgres_url()`` (``RENDEZVOUS_BENCH_POSTGRES_URL``,
+  else ``RENDEZVOUS_TEST_POSTGRES_URL``, else ``postgresql+asyncpg://postgres@127.0.0.1:5432/postgres``),
   migrated with the service's Alembic history, one email-mode booking row per 5 messages (so every
   settlement also updates its booking's delivery, as in production), dropped afterwards;
 * ``memory``: ``invites.memory.InMemoryOutbox`` — the dispatcher and SMTP path alone;
