@@ -43,6 +43,14 @@ def is_postgres(url: str) -> bool:
     return make_url(url).get_backend_name() == "postgresql"
 
 
+def sqlite_file(url: str) -> str | None:
+    """The file of a SQLite database URL (None for PostgreSQL or an in-memory database)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        return str(parsed.database)
+    return None
+
+
 #: A pooled PostgreSQL connection used this recently is taken without a check (HikariCP's
 #: ``aliveBypassWindowMs`` is 500 ms too): under load every connection is in use all the time and
 #: a check per unit of work would cost more than the work; one idle for longer is checked.
@@ -66,8 +74,9 @@ def create_engine(url: str, *, echo: bool = False, pool_pre_ping: bool = True) -
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"echo": echo}
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_file(url)
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": 30}
     else:
         kwargs.update(pool_size=10, max_overflow=20)

@@ -17,7 +17,8 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.directory.adapters.sql_common import ReadOnlySqlite, aware, chunks, guarded, sqlite_file
+from kit.db import sqlite_file
+from services.directory.adapters.sql_common import ReadOnlySqlite, aware, chunks, guarded
 from services.directory.adapters.tables import accounts, conferencing_links, rooms, served_domains
 from services.directory.domain.model import Account, AccountSource, AccountState, Room
 from services.directory.ports import AccountKey, ConferencingLink, StateChange

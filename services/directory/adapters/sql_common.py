@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import exc
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kit import errors
@@ -80,14 +79,6 @@ async def guarded(session: AsyncSession, statement: Any, params: Any = None) -> 
         return await session.execute(statement, params)
     except exc.IntegrityError as error:
         raise integrity_error(error) from error
-
-
-def sqlite_file(url: str) -> str | None:
-    """The file of a SQLite database URL (None for PostgreSQL or an in-memory database)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        return str(parsed.database)
-    return None
 
 
 class ReadOnlySqlite:

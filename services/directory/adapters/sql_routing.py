@@ -34,9 +34,10 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kit.db import sqlite_file
 from kit.pg import DriverConnections, DriverStatement
 from services.directory.adapters.sql_accounts import account_from_row, link_from_row, room_from_row
-from services.directory.adapters.sql_common import ReadOnlySqlite, sqlite_file
+from services.directory.adapters.sql_common import ReadOnlySqlite
 from services.directory.adapters.sql_connections import calendar_from_row, conferencing_from_row
 from services.directory.adapters.tables import (
     accounts,
