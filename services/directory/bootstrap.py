@@ -24,6 +24,7 @@ from services.directory.adapters.directories import ProviderDirectoryReader
 from services.directory.adapters.graph_extra import PagedGraphDirectory
 from services.directory.adapters.grpc_api import SERVICE_NAME, DirectoryServicer
 from services.directory.adapters.identity_grpc import GrpcIdentity
+from services.directory.adapters.routing_cache import RoutingCache
 from services.directory.adapters.sql import DirectoryUnitOfWork, plan_each_query
 from services.directory.adapters.sql_accounts import sqlite_sync_lookups
 from services.directory.adapters.sql_routing import SqlRoutingReads
@@ -76,6 +77,7 @@ class DirectoryApp:
     resolve: ResolveUseCases
     sync: SyncUseCases
     spawner: TaskSpawner
+    routing: RoutingCache
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -104,8 +106,12 @@ async def bootstrap(
     if lookups is not None:
         stop_hooks.append(lookups.aclose)
 
+    routing = RoutingCache(SqlRoutingReads(settings.database_url, engine), settings.database_url,
+                           entries=settings.routing_cache_entries, quiet_seconds=settings.routing_cache_quiet_seconds)  # fmt: skip
+    stop_hooks.append(routing.close)
+
     def uow() -> DirectoryUnitOfWork:
-        return DirectoryUnitOfWork(sessions, lookups)
+        return DirectoryUnitOfWork(sessions, lookups, on_commit=routing.committed)
 
     if identity is None:
         grpc_identity = GrpcIdentity(settings.identity_address, settings.service_token, settings.peer_deadline_seconds)
@@ -130,8 +136,6 @@ async def bootstrap(
     connections = ConnectionsUseCases(uow, identity, clock, ids, on_directory_active=wake_scheduler)
     accounts = AccountsUseCases(uow, clock, ids)
     link_ttl = timedelta(hours=settings.conferencing_link_hours)
-    routing = SqlRoutingReads(settings.database_url, engine)
-    stop_hooks.append(routing.close)
     resolve = ResolveUseCases(routing, uow, identity, conferencing, connections, clock, link_ttl=link_ttl)
     sync = SyncUseCases(
         uow, reader, identity, connections, spawner, clock, ids,
@@ -161,7 +165,7 @@ async def bootstrap(
         spawner=spawner,
         background=settings.background_enabled,
     )
-    return DirectoryApp(settings, server, engine, units, connections, accounts, resolve, sync, spawner)
+    return DirectoryApp(settings, server, engine, units, connections, accounts, resolve, sync, spawner, routing)
 
 
 def main() -> None:

@@ -48,6 +48,17 @@ class DirectorySettings(ServiceSettings):
         "An incremental directory (Graph delta, SuccessFactors) is read in full again after this many hours, "
         "to notice users removed without a change record.",
     )
+    routing_cache_entries: int = setting(
+        "RENDEZVOUS_DIRECTORY_ROUTING_CACHE_ENTRIES",
+        200_000,
+        "ResolveAccount answers units from memory: at most this many accounts, rooms and domains in all "
+        "(about 0.7 KB each; a larger unit is read from the database); 0 turns the cache off.",
+    )
+    routing_cache_quiet_seconds: float = setting(
+        "RENDEZVOUS_DIRECTORY_ROUTING_CACHE_QUIET_SECONDS",
+        1.0,
+        "A unit is loaded into the routing cache once no change to it has been seen for this long.",
+    )
     conferencing_link_hours: float = setting(
         "RENDEZVOUS_DIRECTORY_CONFERENCING_LINK_HOURS",
         24.0,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -217,9 +218,16 @@ class DirectoryUnitOfWork(SqlUnitOfWork):
     runs: SyncRuns
     links: ConferencingLinks
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], lookups: SqliteSyncLookups | None = None) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], lookups: SqliteSyncLookups | None = None,
+                 on_commit: Callable[[], None] | None = None) -> None:  # fmt: skip
         super().__init__(sessions)
         self._lookups = lookups
+        self._on_commit = on_commit
+
+    async def commit(self) -> None:
+        await super().commit()
+        if self._on_commit is not None:
+            self._on_commit()
 
     def _open(self, session: AsyncSession) -> None:
         self.units = SqlOrganizationalUnits(session)

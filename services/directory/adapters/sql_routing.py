@@ -1,8 +1,9 @@
 """The ResolveAccount fast path: ONE indexed query answers everything — account, calendar route,
 room, and the unit's ACTIVE conferencing connections with their stored links for the email (one row
 per conferencing connection, the other parts repeated; one row when there is none). No ORM session,
-no unit of work, no cached answer: every call reads the current rows, so a disconnected connection
-stops routing on every replica at once.
+no unit of work, no cached answer: every call reads the current rows. This is what ResolveAccount
+reads when :mod:`routing_cache` does not hold the unit (and, with :data:`LINKS`, the one part it
+reads per call when it does).
 
 * PostgreSQL: the statement compiled once to SQL text, run on a few asyncpg connections of its own
   (:mod:`kit.pg`: no transaction, prepared once per connection, no pre-ping and nothing reset
@@ -81,6 +82,15 @@ RESOLVE = (
     .where(org_units.c.id == bindparam("unit"))
 )
 
+#: The stored conferencing links of an email on the unit's ACTIVE conferencing connections (what
+#: RESOLVE joins in), for the cache of :mod:`routing_cache`, which keeps everything else.
+LINKS = (
+    select(*_L.c)
+    .select_from(_L)
+    .join(_K, _K.c.id == _L.c.conferencing_connection_id)
+    .where(_K.c.org_unit_id == bindparam("unit"), _K.c.state == _ACTIVE, _L.c.email == bindparam("email"))
+)
+
 _ROUTE = 1  # position of route_id; each part's columns follow in _PARTS order
 _TIMES = frozenset(c.name for _, t in _PARTS for c in t.c if c.name.endswith("_time"))
 
@@ -96,7 +106,7 @@ def _sqlite_converter(name: str) -> Callable[[Any], Any] | None:
     return bool if name == "revoke_pending" else None
 
 
-class _Slice:
+class RowSlice:
     """One table's columns in a row: where they are, and a named tuple to read them by name (what
     the ``*_from_row`` functions take), with the SQLite conversions when the driver is raw sqlite3."""
 
@@ -126,7 +136,7 @@ class _Decoder:
         start = _ROUTE + 1
         slices = []
         for _, table in _PARTS:
-            slices.append(_Slice(start, table, convert))
+            slices.append(RowSlice(start, table, convert))
             start += len(table.c)
         assert start == len(RESOLVE.selected_columns)
         self._account, self._calendar, self._room, self._conferencing, self._link = slices
@@ -163,19 +173,35 @@ class _Decoder:
         return Resolution(account, calendar, room, connections, links)
 
 
+def links_from_rows(rows: Sequence[Sequence[Any]], read: RowSlice) -> dict[str, ConferencingLink]:
+    return {link.conferencing_connection_id: link for link in (link_from_row(read.read(row)) for row in rows)}
+
+
+class _SqliteStatement:
+    """A Core statement as SQL text for sqlite3 (named parameters) with the defaults of its literals."""
+
+    def __init__(self, statement: Any) -> None:
+        compiled = statement.compile(dialect=sqlite.dialect(paramstyle="named"))
+        self.sql = str(compiled)
+        self.defaults = dict(compiled.params)
+
+
 class _SqliteReader:
-    """The statement as SQL text on a read-only sqlite3 connection (this thread only)."""
+    """The statements as SQL text on a read-only sqlite3 connection (this thread only)."""
 
     def __init__(self, path: str) -> None:
         self._db = ReadOnlySqlite(path)
-        compiled = RESOLVE.compile(dialect=sqlite.dialect(paramstyle="named"))
-        self._sql = str(compiled)
-        self._defaults = dict(compiled.params)
+        self._resolve, self._links = _SqliteStatement(RESOLVE), _SqliteStatement(LINKS)
         self._decoder = _Decoder(convert=True)
+        self._link = RowSlice(0, _L, convert=True)
 
     def resolve(self, params: dict[str, str]) -> Resolution | None:
-        rows = self._db.execute(self._sql, {**self._defaults, **params}).fetchall()
+        rows = self._db.execute(self._resolve.sql, {**self._resolve.defaults, **params}).fetchall()
         return self._decoder.resolution(rows)
+
+    def links(self, params: dict[str, str]) -> dict[str, ConferencingLink]:
+        rows = self._db.execute(self._links.sql, {**self._links.defaults, **params}).fetchall()
+        return links_from_rows(rows, self._link)
 
     def close(self) -> None:
         self._db.close()
@@ -186,12 +212,16 @@ class _PostgresReader:
     connection, no transaction, nothing to reset between calls — one round trip per call."""
 
     def __init__(self, url: str) -> None:
-        self._statement = DriverStatement(RESOLVE)
+        self._statement, self._links = DriverStatement(RESOLVE), DriverStatement(LINKS)
         self._connections = DriverConnections(url, size=10)
         self._decoder = _Decoder(convert=False)
+        self._link = RowSlice(0, _L, convert=False)
 
     async def resolve(self, params: dict[str, str]) -> Resolution | None:
         return self._decoder.resolution(await self._connections.fetch(self._statement, params))
+
+    async def links(self, params: dict[str, str]) -> dict[str, ConferencingLink]:
+        return links_from_rows(await self._connections.fetch(self._links, params), self._link)
 
     async def close(self) -> None:
         await self._connections.close()
@@ -204,6 +234,7 @@ class SqlRoutingReads:
         self._sqlite: _SqliteReader | None = None
         self._postgres: _PostgresReader | None = None
         self._engine_decoder = _Decoder(convert=False)
+        self._engine_link = RowSlice(0, _L, convert=False)
         path = sqlite_file(url)
         if path is not None:
             self._sqlite = _SqliteReader(path)
@@ -228,3 +259,17 @@ class SqlRoutingReads:
         async with self._engine.connect() as conn:
             rows = (await conn.execute(RESOLVE, params)).all()
         return self._engine_decoder.resolution(rows)
+
+    async def links(self, unit_id: str, email: str) -> dict[str, ConferencingLink]:
+        """The stored links of ``email`` on the unit's ACTIVE conferencing connections (by connection id)."""
+        params = {"unit": unit_id, "email": email}
+        if self._sqlite is not None:
+            try:
+                return self._sqlite.links(params)
+            except sqlite3.OperationalError:
+                self._sqlite.close()
+        if self._postgres is not None:
+            return await self._postgres.links(params)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(LINKS, params)).all()
+        return links_from_rows(rows, self._engine_link)
