@@ -48,3 +48,10 @@ def report(benchmark: str, metric: str, figure: float, unit: str, target: str, o
         }
     )
     path.write_text(json.dumps(records, indent=2) + "\n")
+
+
+def log_like_a_service(service: str) -> None:
+    """The service's own logging (JSON lines, access log at INFO), written to /dev/null."""
+    from kit.logs import configure_logging
+
+    configure_logging(service, "INFO", stream=open(os.devnull, "w"))

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import socket
 import statistics
@@ -31,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 
 import grpc
 
-from bench._report import postgres_url, report
+from bench._report import log_like_a_service, postgres_url, report
 
 TOKEN = "bench-token"
 METADATA = (("authorization", f"Bearer {TOKEN}"),)
@@ -39,16 +38,12 @@ ORGANIZERS = 200
 
 
 async def _serve(port: int, database_url: str) -> None:
-    from kit.logs import JsonFormatter
     from services.booking.bootstrap import bootstrap
     from services.booking.domain.model import AccessMode, CalendarRoute, Provider
     from services.booking.ports import Account, FreeBusy, OrgUnit, Resolution, Verification
     from services.booking.settings import BookingSettings
 
-    handler = logging.FileHandler(os.devnull)
-    handler.setFormatter(JsonFormatter("booking"))
-    logging.getLogger().handlers[:] = [handler]
-    logging.getLogger().setLevel(logging.INFO)
+    log_like_a_service("booking")
 
     class FastPeers:
         """Identity, directory and availability answering at once: verified, NO_ACCESS, free."""

@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import random
 import resource
@@ -46,7 +45,7 @@ from typing import Any
 
 import grpc
 
-from bench._report import report
+from bench._report import log_like_a_service, report
 
 CONTOSO = "11111111-1111-1111-1111-111111111111"
 DOMAIN = "contoso.example"
@@ -213,14 +212,10 @@ async def existing_bench_data(database_url: str, users: int) -> dict[str, Any] |
 
 
 async def _serve_directory(database_url: str, port: int, cache_entries: int) -> None:
-    from kit.logs import JsonFormatter
     from services.directory.bootstrap import bootstrap
     from services.directory.settings import DirectorySettings
 
-    handler = logging.FileHandler(os.devnull)
-    handler.setFormatter(JsonFormatter("bench"))
-    logging.getLogger().handlers[:] = [handler]
-    logging.getLogger().setLevel(logging.INFO)
+    log_like_a_service("bench")
     settings = DirectorySettings(port=port, database_url=database_url, service_token=TOKEN, background_enabled=False,
                                  access_log=True, routing_cache_entries=cache_entries)  # fmt: skip
     app = await bootstrap(settings, migrate=False)

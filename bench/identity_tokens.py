@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
-import os
 import subprocess
 import sys
 import tempfile
@@ -26,7 +24,7 @@ from pathlib import Path
 
 import grpc
 
-from bench._report import report
+from bench._report import log_like_a_service, report
 from bench.kit_rpc import METADATA as BARE_METADATA
 from bench.kit_rpc import SERVICE as BARE_SERVICE
 from bench.kit_rpc import _free_port, _start
@@ -37,16 +35,12 @@ ORG, CREDENTIAL = "bench-org", "bench-credential"
 
 
 async def _serve_identity(port: int, database: Path) -> None:
-    from kit.logs import JsonFormatter
     from services.identity.bootstrap import bootstrap
     from services.identity.domain.model import Credential, CredentialKind, CredentialSecrets, CredentialState
     from services.identity.domain.scopes import AccessMode, GrantType, Provider, Purpose
     from services.identity.settings import IdentitySettings
 
-    handler = logging.FileHandler(os.devnull)
-    handler.setFormatter(JsonFormatter("identity"))
-    logging.getLogger().handlers[:] = [handler]
-    logging.getLogger().setLevel(logging.INFO)
+    log_like_a_service("identity")
     settings = IdentitySettings(
         port=port, http_port=_free_port(), database_url=f"sqlite+aiosqlite:///{database}", service_token=TOKEN,
         access_log=True, encryption_keys="bench:" + "b" * 43, directory_address="127.0.0.1:1",

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
-import os
 import socket
 import subprocess
 import sys
@@ -21,7 +19,7 @@ import time
 
 import grpc
 
-from bench._report import report
+from bench._report import log_like_a_service, report
 
 SERVICE = "rendezvous.bench.v1.EchoService"
 TOKEN = "bench-token"
@@ -50,13 +48,9 @@ async def _serve(kind: str, port: int) -> None:
         await server.wait_for_termination()
         return
     from kit.grpc_server import Binding, KitServer
-    from kit.logs import JsonFormatter
     from kit.settings import ServiceSettings
 
-    handler = logging.FileHandler(os.devnull)
-    handler.setFormatter(JsonFormatter("bench"))
-    logging.getLogger().handlers[:] = [handler]
-    logging.getLogger().setLevel(logging.INFO)
+    log_like_a_service("bench")
     settings = ServiceSettings(service_name="bench", port=port, service_token=TOKEN, access_log=True)
     await KitServer(settings, [Binding(SERVICE, _add)], error_domain="bench.rendezvous").run()
 
