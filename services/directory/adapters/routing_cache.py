@@ -21,6 +21,8 @@ When a cached unit is trusted (migration 0003 makes the database say which unit 
   notification committed before it — so a caller that changed something and resolves through the
   same replica sees its change. Another replica sees it as soon as the notification arrives
   (typically well under a millisecond later); in that window it may still answer the old route.
+  A listening connection silent for 5 s is asked to answer, and not trusted after 10 s without
+  one, so a connection cut without a word (which would deliver nothing) bounds what is missed.
 
 When a unit is loaded: on a call that finds it missing or outdated, once no change to it has been
 seen for ``quiet_seconds`` (a unit in the middle of a sync is read from the database until the sync
@@ -76,6 +78,9 @@ _TRIGGERS = "SELECT count(*) FROM pg_trigger WHERE tgname = ANY($1::text[]) AND 
 #: SQLite: how long a commit of another process on the same file may go unnoticed (this process's
 #: own commits are noticed by the next call).
 FOREIGN_WRITES_SECONDS = 0.05
+#: PostgreSQL: a listening connection is asked to answer after this long without a word from it,
+#: and not trusted after twice this long (a connection cut without a FIN delivers nothing).
+LISTENER_CHECK_SECONDS = 5.0
 
 _A, _C, _R = accounts.alias("a"), calendar_connections.alias("c"), rooms.alias("r")
 _SD, _K = served_domains.alias("sd"), conferencing_connections.alias("k")
@@ -277,7 +282,9 @@ class _PostgresSignals(_Signals):
         self._generations: dict[str, int] = {}
         self._changed: dict[str, float] = {}
         self._commits = self._settled = 0
-        self._settling = asyncio.Lock()
+        self._round_trips = asyncio.Lock()  # one query at a time on the listening connection
+        self._confirmed = 0.0  # when the listening connection last answered
+        self._checking: asyncio.Task[None] | None = None
         dialect = postgresql.asyncpg.dialect()
         self._sql: dict[str, str] = {}
         self._order: dict[str, list[str]] = {}
@@ -298,7 +305,35 @@ class _PostgresSignals(_Signals):
         if self._listener is None or self._listener.is_closed():
             self._listen()
             return None
+        quiet = time.monotonic() - self._confirmed
+        if quiet > LISTENER_CHECK_SECONDS:
+            if self._checking is None:
+                self._checking = asyncio.get_running_loop().create_task(self._check())
+            if quiet > 2 * LISTENER_CHECK_SECONDS:
+                return None  # a connection that died without a word would deliver nothing: not trusted
         return (self._epoch, self._generations.get(unit_id, 0))
+
+    async def _check(self) -> None:
+        try:
+            await self._round_trip()
+        finally:
+            self._checking = None
+
+    async def _round_trip(self) -> None:
+        """One query on the listening connection: every notification committed before it arrives
+        first (PostgreSQL sends them ahead of the answer), and the connection is proven alive."""
+        async with self._round_trips:
+            listener = self._listener
+            if listener is None or listener.is_closed():
+                return
+            epoch = self._epoch
+            try:
+                await asyncio.wait_for(listener.execute("SELECT 1"), LISTENER_CHECK_SECONDS)
+                self._confirmed = time.monotonic()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+                if self._epoch == epoch:
+                    self._lost(listener)
+                listener.terminate()
 
     def changed_at(self, unit_id: str) -> float:
         return self._changed.get(unit_id, 0.0)
@@ -321,6 +356,7 @@ class _PostgresSignals(_Signals):
             listener.add_termination_listener(self._lost)
             self._epoch += 1
             self._listener = listener
+            self._confirmed = time.monotonic()
             self._retry_at = 0.0
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as error:
             self._retry_at = time.monotonic() + 5.0
@@ -346,20 +382,9 @@ class _PostgresSignals(_Signals):
     async def settle(self) -> None:
         if self._settled >= self._commits:
             return
-        async with self._settling:
-            target = self._commits
-            if self._settled >= target:
-                return
-            listener = self._listener
-            if listener is not None and not listener.is_closed():
-                epoch = self._epoch
-                try:
-                    await listener.execute("SELECT 1")  # the notifications committed before it arrive first
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                    if self._epoch == epoch:
-                        self._lost(listener)
-                    listener.terminate()
-            self._settled = target
+        target = self._commits
+        await self._round_trip()
+        self._settled = max(self._settled, target)
 
     async def load(self, unit_id: str, token: Any, budget: int) -> UnitRoutes | object | None:
         connection = await asyncpg.connect(self._dsn)
@@ -386,8 +411,9 @@ class _PostgresSignals(_Signals):
 
     async def close(self) -> None:
         self._closed = True
-        if self._connecting is not None:
-            self._connecting.cancel()
+        for task in (self._connecting, self._checking):
+            if task is not None:
+                task.cancel()
         if self._listener is not None:
             listener, self._listener = self._listener, None
             await listener.close()

@@ -43,10 +43,11 @@ Start = Callable[..., Awaitable[DirectoryApp]]
 
 
 @pytest.fixture
-async def start(database_url: str) -> AsyncIterator[Start]:
+async def start_on() -> AsyncIterator[Callable[..., Awaitable[DirectoryApp]]]:
+    """Directory replicas on a database URL (loaded as soon as asked: no quiet time)."""
     apps: list[DirectoryApp] = []
 
-    async def make(**overrides: Any) -> DirectoryApp:
+    async def make(database_url: str, **overrides: Any) -> DirectoryApp:
         values = {"routing_cache_quiet_seconds": 0.0, **overrides}
         settings = DirectorySettings(port=0, database_url=database_url, background_enabled=False, access_log=False,
                                      **values)  # fmt: skip
@@ -58,6 +59,22 @@ async def start(database_url: str) -> AsyncIterator[Start]:
     yield make
     for app in apps:
         await app.server.stop(grace=0)
+
+
+@pytest.fixture
+def start(database_url: str, start_on: Callable[..., Awaitable[DirectoryApp]]) -> Start:
+    """Replicas on the test's database (SQLite, then PostgreSQL)."""
+    return lambda **overrides: start_on(database_url, **overrides)
+
+
+@pytest.fixture
+def start_pg(postgres_url: str, start_on: Callable[..., Awaitable[DirectoryApp]]) -> Start:
+    return lambda **overrides: start_on(postgres_url, **overrides)
+
+
+@pytest.fixture
+def start_sqlite(sqlite_url: str, start_on: Callable[..., Awaitable[DirectoryApp]]) -> Start:
+    return lambda **overrides: start_on(sqlite_url, **overrides)
 
 
 async def held(app: DirectoryApp, unit: str, email: str) -> None:
@@ -288,9 +305,8 @@ async def test_the_cache_off_answers_the_same(start: Start) -> None:
     assert not app.routing.held(unit)
 
 
-async def test_postgresql_losing_the_listener_forgets_every_unit_until_it_is_back(start: Start, database_url: str) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("the change listener is PostgreSQL's")
+async def test_postgresql_losing_the_listener_forgets_every_unit_until_it_is_back(start_pg: Start, postgres_url: str) -> None:
+    start, database_url = start_pg, postgres_url
     app, writer = await start(), await start()
     unit, calendar = await new_unit(app, "Acme", "acme.example", ["ada"])
     await held(app, unit, "ada@acme.example")
@@ -315,10 +331,9 @@ async def test_postgresql_losing_the_listener_forgets_every_unit_until_it_is_bac
 
 
 async def test_sqlite_a_change_through_a_second_process_connection_is_seen_within_the_foreign_window(
-    start: Start, database_url: str
+    start_sqlite: Start,
 ) -> None:
-    if not database_url.startswith("sqlite"):
-        pytest.skip("PostgreSQL replicas are told by notification")
+    start = start_sqlite
     from services.directory.adapters.routing_cache import FOREIGN_WRITES_SECONDS
 
     writer, reader = await start(), await start()
@@ -330,9 +345,8 @@ async def test_sqlite_a_change_through_a_second_process_connection_is_seen_withi
 
 
 
-async def test_postgresql_a_database_that_does_not_signal_changes_is_never_cached(start: Start, database_url: str) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("the change listener is PostgreSQL's")
+async def test_postgresql_a_database_that_does_not_signal_changes_is_never_cached(start_pg: Start, postgres_url: str) -> None:
+    start, database_url = start_pg, postgres_url
     app = await start()
     unit, calendar = await new_unit(app, "Acme", "acme.example", ["ada"])
     admin = await asyncpg.connect(asyncpg_dsn(database_url))
@@ -348,3 +362,21 @@ async def test_postgresql_a_database_that_does_not_signal_changes_is_never_cache
     assert not fresh.routing.held(unit)
     await app.connections.disconnect(CALENDAR, unit, calendar)  # no notification for the domain's release
     assert (await fresh.resolve.resolve(unit, "ada@acme.example")).calendar is None
+
+
+async def test_postgresql_a_listener_silent_for_too_long_is_not_trusted_until_it_answers(start_pg: Start) -> None:
+    start = start_pg
+    from services.directory.adapters.routing_cache import LISTENER_CHECK_SECONDS
+
+    app = await start()
+    unit, _ = await new_unit(app, "Acme", "acme.example", ["ada"])
+    await held(app, unit, "ada@acme.example")
+    signals = app.routing._signals
+    signals._confirmed -= 2 * LISTENER_CHECK_SECONDS + 1  # as if it had not answered for that long
+    assert not app.routing.held(unit)  # and the check it started brings it back
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if app.routing.held(unit):
+            break
+    assert app.routing.held(unit)
+    assert (await from_cache(app, unit, "ada@acme.example")).account.email == "ada@acme.example"
