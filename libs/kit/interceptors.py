@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
+import random
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
 import grpc
@@ -27,9 +28,15 @@ EXEMPT_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 REQUEST_ID_KEY = "x-request-id"
 
 
+#: The caller's ``x-request-id``, read with the other metadata when the call comes in; each RPC runs
+#: in a task of its own, so what one call sets is seen by its handler and by no other call.
+_incoming_request_id: ContextVar[str | None] = ContextVar("rendezvous_incoming_request_id", default=None)
+
+
 def _new_request_id() -> str:
-    """32 random hex digits, as ``uuid.uuid4().hex`` gave, from the same source (``os.urandom``), a third the cost."""
-    return os.urandom(16).hex()
+    """32 random hex digits, like ``uuid.uuid4().hex``: an identifier, not a secret, so from
+    :mod:`random` (seeded from ``os.urandom``, reseeded in a forked child) without a system call."""
+    return f"{random.getrandbits(128):032x}"
 
 
 def _log_access(method: str, code: str, started: float) -> None:
@@ -85,6 +92,7 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
         self._token = token.encode() if token is not None else None
         self._access_log = access_log
         self._traced_service = traced_service
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}  # per method of the services, made once
 
     async def intercept_service(
         self,
@@ -98,10 +106,17 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
             denied = check_token(handler_call_details, self._token, self._domain)
             if denied is not None:
                 return denied
+        _incoming_request_id.set(_metadata_value(handler_call_details, REQUEST_ID_KEY))
+        wrapped = self._wrapped.get(method)
+        if wrapped is not None:
+            return wrapped
         handler = await continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
-            return handler  # streaming RPCs pass through unwrapped
-        incoming_id = _metadata_value(handler_call_details, REQUEST_ID_KEY)
+            return handler  # unknown methods and streaming RPCs pass through unwrapped
+        wrapped = self._wrapped[method] = self._wrap(method, handler)
+        return wrapped
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         behavior = handler.unary_unary
         domain = self._domain
         access_log = self._access_log
@@ -110,7 +125,7 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
             if traced_service is not None:  # runs inside the OpenTelemetry server span
                 trace.get_current_span().set_attribute(SERVICE_ATTRIBUTE, traced_service)
-            request_id = incoming_id or _new_request_id()
+            request_id = _incoming_request_id.get() or _new_request_id()
             token = request_id_var.set(request_id)
             started = time.perf_counter()
             code = "OK"
