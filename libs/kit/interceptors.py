@@ -18,7 +18,7 @@ from opentelemetry import trace
 from kit import errors
 from kit.context import request_id_var
 from kit.grpc_errors import status_code_for, to_status
-from kit.logs import FIELDS
+from kit.logs import log_fields
 from kit.telemetry import SERVICE_ATTRIBUTE
 
 log = logging.getLogger("rendezvous.access")
@@ -40,11 +40,11 @@ def _new_request_id() -> str:
 
 
 def _log_access(method: str, code: str, started: float) -> None:
-    """``log.info("rpc", extra=…)`` without the stack walk ``Logger.info`` makes to find its caller
-    (always this function; the JSON log does not print it) — a measurable share of a small RPC."""
-    if log.isEnabledFor(logging.INFO):
-        extra = {FIELDS: {"method": method, "code": code, "ms": round((time.perf_counter() - started) * 1000, 3)}}
-        log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, "rpc", (), None, "_log_access", extra))
+    """``log.info("rpc", extra=…)`` through :func:`kit.logs.log_fields`: without the stack walk
+    ``Logger.info`` makes to find its caller (the JSON log does not print it), and straight to the
+    JSON handler when that is where it goes — a measurable share of a small RPC."""
+    log_fields(log, logging.INFO, "rpc", {"method": method, "code": code,
+                                          "ms": round((time.perf_counter() - started) * 1000, 3)})  # fmt: skip
 
 
 def _metadata_value(details: grpc.HandlerCallDetails, key: str) -> str | None:
