@@ -31,12 +31,9 @@ from services.directory.ports import ConferencingLink, StateChange
 from services.directory.settings import DirectorySettings
 from services.directory.usecases.connections import CALENDAR
 
+from .hand_made import NoIdentity, unit_with_accounts
+
 NOW = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
-
-
-class NoIdentity:
-    def __getattr__(self, name: str) -> Any:
-        raise AssertionError(f"identity was asked: {name}")
 
 
 Start = Callable[..., Awaitable[DirectoryApp]]
@@ -97,15 +94,6 @@ async def from_cache(app: DirectoryApp, unit: str, email: str) -> Any:
     return await app.routing.resolve(unit, email, email.rsplit("@", 1)[1])
 
 
-async def new_unit(app: DirectoryApp, name: str, domain: str, people: list[str]) -> tuple[str, str]:
-    unit = (await app.units.create(name, "", "")).id
-    calendar = (await app.connections.connect_calendar(unit, Provider.NONE, AccessMode.NO_ACCESS, [domain], "",
-                                                       Grant.AUTHORIZATION_CODE, "", "")).connection  # fmt: skip
-    for person in people:
-        await app.accounts.create(unit, f"{person}@{domain}", person.title(), "Europe/London", "")
-    return unit, calendar.id
-
-
 async def add_room(app: DirectoryApp, unit: str, email: str) -> None:
     async with app.resolve._uow() as uow:
         await uow.rooms.insert_many([Room(f"room-{email}", unit, email, "Board room", 8, "HQ", 2, "", f"x-{email}",
@@ -141,7 +129,7 @@ async def assert_same(app: DirectoryApp, unit: str, emails: list[str] = EMAILS) 
 
 async def test_a_held_unit_answers_what_the_database_answers(start: Start) -> None:
     app = await start()
-    unit, _ = await new_unit(app, "Acme", "acme.example", ["ada", "bo", "cy"])
+    unit, _ = await unit_with_accounts(app, "Acme", "acme.example", ["ada", "bo", "cy"])
     await add_room(app, unit, "room@acme.example")
     await add_conferencing(app, unit, {"ada@acme.example": "zoom-ada", "nobody@acme.example": ""})
     await held(app, unit, "ada@acme.example")
@@ -159,8 +147,8 @@ async def test_a_held_unit_answers_what_the_database_answers(start: Start) -> No
 
 async def test_another_units_email_is_never_answered_from_a_held_unit(start: Start) -> None:
     app = await start()
-    acme, _ = await new_unit(app, "Acme", "acme.example", ["ada"])
-    zeta, _ = await new_unit(app, "Zeta", "zeta.example", ["ada"])
+    acme, _ = await unit_with_accounts(app, "Acme", "acme.example", ["ada"])
+    zeta, _ = await unit_with_accounts(app, "Zeta", "zeta.example", ["ada"])
     await held(app, acme, "ada@acme.example")
     await held(app, zeta, "ada@zeta.example")
     assert (await app.resolve.resolve(acme, "ada@zeta.example")).account is None
@@ -171,7 +159,7 @@ async def test_another_units_email_is_never_answered_from_a_held_unit(start: Sta
 
 async def test_every_kind_of_change_is_seen_by_the_next_resolve(start: Start) -> None:
     app = await start()
-    unit, calendar = await new_unit(app, "Acme", "acme.example", ["ada", "bo"])
+    unit, calendar = await unit_with_accounts(app, "Acme", "acme.example", ["ada", "bo"])
     await held(app, unit, "ada@acme.example")
 
     # a new account
@@ -224,7 +212,7 @@ async def test_every_kind_of_change_is_seen_by_the_next_resolve(start: Start) ->
 
 async def test_a_disconnect_is_seen_by_resolves_in_flight_on_a_held_unit(start: Start) -> None:
     app = await start()
-    unit, calendar = await new_unit(app, "Acme", "acme.example", ["ada"])
+    unit, calendar = await unit_with_accounts(app, "Acme", "acme.example", ["ada"])
     await held(app, unit, "ada@acme.example")
     stop = asyncio.Event()
 
@@ -246,7 +234,7 @@ async def test_a_disconnect_is_seen_by_resolves_in_flight_on_a_held_unit(start: 
 
 async def test_another_replica_sees_a_change_to_a_unit_it_holds(start: Start) -> None:
     writer, reader = await start(), await start()
-    unit, calendar = await new_unit(writer, "Acme", "acme.example", ["ada"])
+    unit, calendar = await unit_with_accounts(writer, "Acme", "acme.example", ["ada"])
     await held(reader, unit, "ada@acme.example")
     await writer.connections.disconnect(CALENDAR, unit, calendar)
     seen_after = None
@@ -263,7 +251,7 @@ async def test_another_replica_sees_a_change_to_a_unit_it_holds(start: Start) ->
 
 async def test_a_unit_larger_than_the_cache_is_answered_from_the_database(start: Start) -> None:
     app = await start(routing_cache_entries=3)
-    unit, _ = await new_unit(app, "Acme", "acme.example", ["ada", "bo", "cy"])  # 3 accounts + 1 domain
+    unit, _ = await unit_with_accounts(app, "Acme", "acme.example", ["ada", "bo", "cy"])  # 3 accounts + 1 domain
     for _ in range(5):
         assert (await app.resolve.resolve(unit, "cy@acme.example")).account.email == "cy@acme.example"
         await app.routing.loaded(unit)
@@ -273,12 +261,12 @@ async def test_a_unit_larger_than_the_cache_is_answered_from_the_database(start:
 
 async def test_the_least_recently_used_unit_makes_room(start: Start) -> None:
     app = await start(routing_cache_entries=5)
-    acme, _ = await new_unit(app, "Acme", "acme.example", ["ada", "bo"])  # 3 entries
-    zeta, _ = await new_unit(app, "Zeta", "zeta.example", ["dee"])  # 2 entries
+    acme, _ = await unit_with_accounts(app, "Acme", "acme.example", ["ada", "bo"])  # 3 entries
+    zeta, _ = await unit_with_accounts(app, "Zeta", "zeta.example", ["dee"])  # 2 entries
     await held(app, acme, "ada@acme.example")
     await held(app, zeta, "dee@zeta.example")
     assert app.routing.held(acme) and app.routing.held(zeta)
-    third, _ = await new_unit(app, "Third", "third.example", ["eve"])  # 2 more: acme (oldest) goes
+    third, _ = await unit_with_accounts(app, "Third", "third.example", ["eve"])  # 2 more: acme (oldest) goes
     await held(app, third, "eve@third.example")
     assert not app.routing.held(acme) and app.routing.held(zeta)
     assert (await app.resolve.resolve(acme, "bo@acme.example")).account.email == "bo@acme.example"
@@ -286,7 +274,7 @@ async def test_the_least_recently_used_unit_makes_room(start: Start) -> None:
 
 async def test_a_unit_being_changed_is_read_from_the_database_until_it_is_quiet(start: Start) -> None:
     app = await start(routing_cache_quiet_seconds=0.5)
-    unit, _ = await new_unit(app, "Acme", "acme.example", ["ada"])
+    unit, _ = await unit_with_accounts(app, "Acme", "acme.example", ["ada"])
     await asyncio.sleep(0.6)
     await held(app, unit, "ada@acme.example")
     await app.accounts.create(unit, "bo@acme.example", "Bo", "", "")
@@ -300,7 +288,7 @@ async def test_a_unit_being_changed_is_read_from_the_database_until_it_is_quiet(
 
 async def test_the_cache_off_answers_the_same(start: Start) -> None:
     app = await start(routing_cache_entries=0)
-    unit, calendar = await new_unit(app, "Acme", "acme.example", ["ada"])
+    unit, calendar = await unit_with_accounts(app, "Acme", "acme.example", ["ada"])
     assert (await app.resolve.resolve(unit, "ada@acme.example")).calendar.id == calendar
     assert not app.routing.held(unit)
 
@@ -308,7 +296,7 @@ async def test_the_cache_off_answers_the_same(start: Start) -> None:
 async def test_postgresql_losing_the_listener_forgets_every_unit_until_it_is_back(start_pg: Start, postgres_url: str) -> None:
     start, database_url = start_pg, postgres_url
     app, writer = await start(), await start()
-    unit, calendar = await new_unit(app, "Acme", "acme.example", ["ada"])
+    unit, calendar = await unit_with_accounts(app, "Acme", "acme.example", ["ada"])
     await held(app, unit, "ada@acme.example")
     signals = app.routing._signals
     pid = signals._listener.get_server_pid()
@@ -337,7 +325,7 @@ async def test_sqlite_a_change_through_a_second_process_connection_is_seen_withi
     from services.directory.adapters.routing_cache import FOREIGN_WRITES_SECONDS
 
     writer, reader = await start(), await start()
-    unit, calendar = await new_unit(writer, "Acme", "acme.example", ["ada"])
+    unit, calendar = await unit_with_accounts(writer, "Acme", "acme.example", ["ada"])
     await held(reader, unit, "ada@acme.example")
     await writer.connections.disconnect(CALENDAR, unit, calendar)
     await asyncio.sleep(FOREIGN_WRITES_SECONDS + 0.01)
@@ -348,7 +336,7 @@ async def test_sqlite_a_change_through_a_second_process_connection_is_seen_withi
 async def test_postgresql_a_database_that_does_not_signal_changes_is_never_cached(start_pg: Start, postgres_url: str) -> None:
     start, database_url = start_pg, postgres_url
     app = await start()
-    unit, calendar = await new_unit(app, "Acme", "acme.example", ["ada"])
+    unit, calendar = await unit_with_accounts(app, "Acme", "acme.example", ["ada"])
     admin = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         await admin.execute("DROP TRIGGER served_domains_routing_changed ON served_domains")
@@ -369,7 +357,7 @@ async def test_postgresql_a_listener_silent_for_too_long_is_not_trusted_until_it
     from services.directory.adapters.routing_cache import LISTENER_CHECK_SECONDS
 
     app = await start()
-    unit, _ = await new_unit(app, "Acme", "acme.example", ["ada"])
+    unit, _ = await unit_with_accounts(app, "Acme", "acme.example", ["ada"])
     await held(app, unit, "ada@acme.example")
     signals = app.routing._signals
     signals._confirmed -= 2 * LISTENER_CHECK_SECONDS + 1  # as if it had not answered for that long

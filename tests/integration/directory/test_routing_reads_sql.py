@@ -5,21 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 
 from services.directory.bootstrap import DirectoryApp, bootstrap
-from services.directory.domain.model import AccessMode, Grant, Provider
 from services.directory.settings import DirectorySettings
 from services.directory.usecases.connections import CALENDAR
 
-
-class NoIdentity:
-    """NO_ACCESS connections and hand-made accounts never ask identity."""
-
-    def __getattr__(self, name: str) -> Any:
-        raise AssertionError(f"identity was asked: {name}")
+from .hand_made import NoIdentity, unit_with_accounts
 
 
 @pytest.fixture
@@ -29,15 +22,6 @@ async def app(database_url: str) -> AsyncIterator[DirectoryApp]:
     await directory.server.start()  # stopping it closes what the reads hold
     yield directory
     await directory.server.stop(grace=0)
-
-
-async def unit_with_accounts(app: DirectoryApp, name: str, domain: str, people: list[str]) -> tuple[str, str]:
-    unit = (await app.units.create(name, "", "")).id
-    calendar = (await app.connections.connect_calendar(unit, Provider.NONE, AccessMode.NO_ACCESS, [domain], "",
-                                                       Grant.AUTHORIZATION_CODE, "", "")).connection  # fmt: skip
-    for person in people:
-        await app.accounts.create(unit, f"{person}@{domain}", person.title(), "Europe/London", "")
-    return unit, calendar.id
 
 
 async def test_concurrent_resolves_each_get_their_own_unit_account_and_route(app):
