@@ -38,21 +38,20 @@ import logging
 import sqlite3
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 import asyncpg
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 from kit.db import sqlite_file
-from kit.pg import asyncpg_dsn
+from kit.pg import DriverStatement, asyncpg_dsn
 from services.directory.adapters.sql_accounts import account_from_row, room_from_row
 from services.directory.adapters.sql_common import ReadOnlySqlite
 from services.directory.adapters.sql_connections import calendar_from_row, conferencing_from_row
-from services.directory.adapters.sql_routing import RowSlice, SqlRoutingReads
+from services.directory.adapters.sql_routing import RowSlice, SqliteStatement, SqlRoutingReads
 from services.directory.adapters.tables import (
     accounts,
     calendar_connections,
@@ -101,8 +100,8 @@ UNIT_ROUTES = (
     .where(_SD.c.org_unit_id == _UNIT)
 )
 UNIT_CONFERENCING = select(*_K.c).where(_K.c.org_unit_id == _UNIT, _K.c.state == ConnectionState.ACTIVE.value)
-_NAMES = ("exists", "size", "accounts", "rooms", "routes", "conferencing")
-_STATEMENTS = (UNIT_EXISTS, UNIT_SIZE, UNIT_ACCOUNTS, UNIT_ROOMS, UNIT_ROUTES, UNIT_CONFERENCING)
+_STATEMENTS = {"exists": UNIT_EXISTS, "size": UNIT_SIZE, "accounts": UNIT_ACCOUNTS, "rooms": UNIT_ROOMS,
+               "routes": UNIT_ROUTES, "conferencing": UNIT_CONFERENCING}  # fmt: skip
 
 
 class UnitRoutes:
@@ -122,9 +121,10 @@ class UnitRoutes:
         room = self.rooms.get(email)
         if room is not None:
             room = replace(room, calendar_connection_id=calendar.id if calendar is not None else "")
-        wanted = {c.id for c in self.conferencing}
-        return Resolution(self.accounts.get(email), calendar, room, list(self.conferencing),
-                          {cid: link for cid, link in links.items() if cid in wanted})  # fmt: skip
+        if links:  # only links of the connections held (one made ACTIVE since is not held yet)
+            wanted = {c.id for c in self.conferencing}
+            links = {cid: link for cid, link in links.items() if cid in wanted}
+        return Resolution(self.accounts.get(email), calendar, room, list(self.conferencing), links)
 
 
 class _Builder:
@@ -172,13 +172,17 @@ _TOO_BIG = object()
 class _Signals:
     """How one backend says whether a held unit is current, and loads one."""
 
+    def __init__(self) -> None:
+        self._changed: dict[str, float] = {}  # unit → when (time.monotonic) a change was last seen
+        self._commits = 0  # commits of this process so far
+
     def token(self, unit_id: str) -> Any:
         """What a unit's held rows must have been read under to be current; None: trust nothing now."""
         raise NotImplementedError
 
     def changed_at(self, unit_id: str) -> float:
         """When (``time.monotonic``) a change of the unit was last seen; 0 if never."""
-        raise NotImplementedError
+        return self._changed.get(unit_id, 0.0)
 
     async def load(self, unit_id: str, token: Any, budget: int) -> UnitRoutes | object | None:
         """The unit's rows under ``token``; :data:`_TOO_BIG` over ``budget``; None: no such unit."""
@@ -186,6 +190,7 @@ class _Signals:
 
     def committed(self) -> None:
         """A transaction of this process committed."""
+        self._commits += 1
 
     async def settle(self) -> None:
         """Bring in what this process's commits signalled (before trusting anything after them)."""
@@ -196,23 +201,19 @@ class _Signals:
 
 class _SqliteSignals(_Signals):
     def __init__(self, path: str) -> None:
+        super().__init__()
         self._path = path
         self._db = ReadOnlySqlite(path)
         self._seen: int | None = None  # data_version the versions were read at
         self._versions: dict[str, int] = {}
-        self._changed: dict[str, float] = {}
-        self._commits = self._checked_commits = 0
+        self._checked_commits = 0
         self._checked_at = -FOREIGN_WRITES_SECONDS
-        self._sql: dict[str, str] = {}
-        self._defaults: dict[str, Any] = {}
-        for name, statement in zip(_NAMES, _STATEMENTS, strict=True):
-            compiled = statement.compile(dialect=sqlite.dialect(paramstyle="named"))
-            self._sql[name] = str(compiled)
-            self._defaults.update(compiled.params)
+        self._statements = {name: SqliteStatement(statement) for name, statement in _STATEMENTS.items()}
         self._builder = _Builder(convert=True)
 
-    def committed(self) -> None:
-        self._commits += 1
+    def _execute(self, db: sqlite3.Connection, name: str, unit_id: str) -> sqlite3.Cursor:
+        statement = self._statements[name]
+        return db.execute(statement.sql, {**statement.defaults, "unit": unit_id})
 
     def token(self, unit_id: str) -> Any:
         now = time.monotonic()
@@ -235,9 +236,6 @@ class _SqliteSignals(_Signals):
             return None
         return self._versions.get(unit_id, 0)
 
-    def changed_at(self, unit_id: str) -> float:
-        return self._changed.get(unit_id, 0.0)
-
     async def load(self, unit_id: str, token: Any, budget: int) -> UnitRoutes | object | None:
         return await asyncio.to_thread(self._read, unit_id, token, budget)
 
@@ -251,18 +249,16 @@ class _SqliteSignals(_Signals):
             version = row[0] if row else 0
             if version != token:
                 return None  # changed since the token was taken: the next call tries again
-            params = {**self._defaults, "unit": unit_id}
-            if db.execute(self._sql["exists"], params).fetchone() is None:
+            if self._execute(db, "exists", unit_id).fetchone() is None:
                 return None
-            if db.execute(self._sql["size"], params).fetchone()[0] > budget:
+            if self._execute(db, "size", unit_id).fetchone()[0] > budget:
                 return _TOO_BIG
             held: dict[str, Account] = {}
-            cursor = db.execute(self._sql["accounts"], params)
+            cursor = self._execute(db, "accounts", unit_id)
             while rows := cursor.fetchmany(5000):
                 self._builder.accounts(rows, held)
-            routes = self._builder.build(version, held, db.execute(self._sql["rooms"], params).fetchall(),
-                                         db.execute(self._sql["routes"], params).fetchall(),
-                                         db.execute(self._sql["conferencing"], params).fetchall())  # fmt: skip
+            routes = self._builder.build(version, held, *(self._execute(db, name, unit_id).fetchall()
+                                                          for name in ("rooms", "routes", "conferencing")))  # fmt: skip
             db.execute("COMMIT")
             return routes
         finally:
@@ -274,32 +270,25 @@ class _SqliteSignals(_Signals):
 
 class _PostgresSignals(_Signals):
     def __init__(self, url: str) -> None:
+        super().__init__()
         self._dsn = asyncpg_dsn(url)
         self._listener: asyncpg.Connection | None = None
         self._connecting: asyncio.Task[None] | None = None
         self._retry_at = 0.0
         self._epoch = 0  # +1 whenever the listener is lost: nothing held before it is trusted
         self._generations: dict[str, int] = {}
-        self._changed: dict[str, float] = {}
-        self._commits = self._settled = 0
+        self._settled = 0  # commits of this process whose notifications are in
         self._round_trips = asyncio.Lock()  # one query at a time on the listening connection
         self._confirmed = 0.0  # when the listening connection last answered
         self._checking: asyncio.Task[None] | None = None
-        dialect = postgresql.asyncpg.dialect()
-        self._sql: dict[str, str] = {}
-        self._order: dict[str, list[str]] = {}
-        self._defaults: dict[str, Any] = {}
-        for name, statement in zip(_NAMES, _STATEMENTS, strict=True):
-            compiled = statement.compile(dialect=dialect)
-            self._sql[name] = str(compiled)
-            self._order[name] = list(compiled.positiontup or ())
-            self._defaults.update(compiled.params)
+        self._statements = {name: DriverStatement(statement) for name, statement in _STATEMENTS.items()}
         self._builder = _Builder(convert=False)
         self._closed = False
 
-    def _args(self, name: str, unit_id: str) -> list[Any]:
-        values = {**self._defaults, "unit": unit_id}
-        return [values[key] for key in self._order[name]]
+    def _query(self, name: str, unit_id: str) -> list[Any]:
+        """The statement's SQL text, then its arguments for the unit (``connection.fetch(*query)``)."""
+        statement = self._statements[name]
+        return [statement.sql, *statement.arguments({"unit": unit_id})]
 
     def token(self, unit_id: str) -> Any:
         if self._listener is None or self._listener.is_closed():
@@ -334,9 +323,6 @@ class _PostgresSignals(_Signals):
                 if self._epoch == epoch:
                     self._lost(listener)
                 listener.terminate()
-
-    def changed_at(self, unit_id: str) -> float:
-        return self._changed.get(unit_id, 0.0)
 
     def _listen(self) -> None:
         if self._closed or self._connecting is not None or time.monotonic() < self._retry_at:
@@ -376,9 +362,6 @@ class _PostgresSignals(_Signals):
             if not self._closed:
                 log.warning("routing cache: lost the connection listening for changes; answering from the database")
 
-    def committed(self) -> None:
-        self._commits += 1
-
     async def settle(self) -> None:
         if self._settled >= self._commits:
             return
@@ -390,21 +373,15 @@ class _PostgresSignals(_Signals):
         connection = await asyncpg.connect(self._dsn)
         try:
             async with connection.transaction(isolation="repeatable_read", readonly=True):
-                if await connection.fetchval(self._sql["exists"], *self._args("exists", unit_id)) is None:
+                if await connection.fetchval(*self._query("exists", unit_id)) is None:
                     return None
-                if await connection.fetchval(self._sql["size"], *self._args("size", unit_id)) > budget:
+                if await connection.fetchval(*self._query("size", unit_id)) > budget:
                     return _TOO_BIG
                 held: dict[str, Account] = {}
-                chunk: list[Any] = []
-                async for row in connection.cursor(self._sql["accounts"], *self._args("accounts", unit_id),
-                                                   prefetch=2000):  # fmt: skip
-                    chunk.append(row)
-                    if len(chunk) == 2000:
-                        self._builder.accounts(chunk, held)
-                        chunk = []
-                self._builder.accounts(chunk, held)
-                rows = [await connection.fetch(self._sql[name], *self._args(name, unit_id))
-                        for name in ("rooms", "routes", "conferencing")]  # fmt: skip
+                cursor = await connection.cursor(*self._query("accounts", unit_id))
+                while rows := await cursor.fetch(2000):  # in pieces: the event loop serves calls between them
+                    self._builder.accounts(rows, held)
+                rows = [await connection.fetch(*self._query(name, unit_id)) for name in ("rooms", "routes", "conferencing")]
             return self._builder.build(token, held, *rows)
         finally:
             await connection.close()
@@ -422,12 +399,10 @@ class _PostgresSignals(_Signals):
 class RoutingCache:
     """:class:`SqlRoutingReads` with the unit cache in front (see the module docstring)."""
 
-    def __init__(self, reads: SqlRoutingReads, url: str, *, entries: int, quiet_seconds: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+    def __init__(self, reads: SqlRoutingReads, url: str, *, entries: int, quiet_seconds: float) -> None:
         self._reads = reads
         self._entries = entries
         self._quiet = quiet_seconds
-        self._clock = clock
         self._signals: _Signals | None = None
         if entries > 0:
             path = sqlite_file(url)
@@ -487,7 +462,7 @@ class RoutingCache:
         assert self._signals is not None
         if unit_id in self._loading or self._too_big.get(unit_id, _TOO_BIG) == token:
             return
-        if self._clock() - self._signals.changed_at(unit_id) < self._quiet:
+        if time.monotonic() - self._signals.changed_at(unit_id) < self._quiet:
             return
         self._loading[unit_id] = asyncio.get_running_loop().create_task(self._load(unit_id, token))
 

@@ -177,7 +177,7 @@ def links_from_rows(rows: Sequence[Sequence[Any]], read: RowSlice) -> dict[str, 
     return {link.conferencing_connection_id: link for link in (link_from_row(read.read(row)) for row in rows)}
 
 
-class _SqliteStatement:
+class SqliteStatement:
     """A Core statement as SQL text for sqlite3 (named parameters) with the defaults of its literals."""
 
     def __init__(self, statement: Any) -> None:
@@ -191,17 +191,11 @@ class _SqliteReader:
 
     def __init__(self, path: str) -> None:
         self._db = ReadOnlySqlite(path)
-        self._resolve, self._links = _SqliteStatement(RESOLVE), _SqliteStatement(LINKS)
-        self._decoder = _Decoder(convert=True)
-        self._link = RowSlice(0, _L, convert=True)
+        self._statements = {RESOLVE: SqliteStatement(RESOLVE), LINKS: SqliteStatement(LINKS)}
 
-    def resolve(self, params: dict[str, str]) -> Resolution | None:
-        rows = self._db.execute(self._resolve.sql, {**self._resolve.defaults, **params}).fetchall()
-        return self._decoder.resolution(rows)
-
-    def links(self, params: dict[str, str]) -> dict[str, ConferencingLink]:
-        rows = self._db.execute(self._links.sql, {**self._links.defaults, **params}).fetchall()
-        return links_from_rows(rows, self._link)
+    def rows(self, statement: Any, params: dict[str, str]) -> list[Any]:
+        compiled = self._statements[statement]
+        return self._db.execute(compiled.sql, {**compiled.defaults, **params}).fetchall()
 
     def close(self) -> None:
         self._db.close()
@@ -212,16 +206,11 @@ class _PostgresReader:
     connection, no transaction, nothing to reset between calls — one round trip per call."""
 
     def __init__(self, url: str) -> None:
-        self._statement, self._links = DriverStatement(RESOLVE), DriverStatement(LINKS)
+        self._statements = {RESOLVE: DriverStatement(RESOLVE), LINKS: DriverStatement(LINKS)}
         self._connections = DriverConnections(url, size=10)
-        self._decoder = _Decoder(convert=False)
-        self._link = RowSlice(0, _L, convert=False)
 
-    async def resolve(self, params: dict[str, str]) -> Resolution | None:
-        return self._decoder.resolution(await self._connections.fetch(self._statement, params))
-
-    async def links(self, params: dict[str, str]) -> dict[str, ConferencingLink]:
-        return links_from_rows(await self._connections.fetch(self._links, params), self._link)
+    async def rows(self, statement: Any, params: dict[str, str]) -> list[Any]:
+        return await self._connections.fetch(self._statements[statement], params)
 
     async def close(self) -> None:
         await self._connections.close()
@@ -233,8 +222,11 @@ class SqlRoutingReads:
         self._engine = engine
         self._sqlite: _SqliteReader | None = None
         self._postgres: _PostgresReader | None = None
-        self._engine_decoder = _Decoder(convert=False)
-        self._engine_link = RowSlice(0, _L, convert=False)
+        # raw sqlite3 values need SQLite's conversions; asyncpg's and SQLAlchemy's are converted
+        self._decoder = _Decoder(convert=False)
+        self._link = RowSlice(0, _L, convert=False)
+        self._sqlite_decoder = _Decoder(convert=True)
+        self._sqlite_link = RowSlice(0, _L, convert=True)
         path = sqlite_file(url)
         if path is not None:
             self._sqlite = _SqliteReader(path)
@@ -248,28 +240,22 @@ class SqlRoutingReads:
             await self._postgres.close()
 
     async def resolve(self, unit_id: str, email: str, domain: str) -> Resolution | None:
-        params = {"unit": unit_id, "email": email, "domain": domain}
-        if self._sqlite is not None:
-            try:
-                return self._sqlite.resolve(params)
-            except sqlite3.OperationalError:
-                self._sqlite.close()  # busy or the file changed under us: take the async path this time
-        if self._postgres is not None:
-            return await self._postgres.resolve(params)
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(RESOLVE, params)).all()
-        return self._engine_decoder.resolution(rows)
+        rows, raw = await self._rows(RESOLVE, {"unit": unit_id, "email": email, "domain": domain})
+        return (self._sqlite_decoder if raw else self._decoder).resolution(rows)
 
     async def links(self, unit_id: str, email: str) -> dict[str, ConferencingLink]:
         """The stored links of ``email`` on the unit's ACTIVE conferencing connections (by connection id)."""
-        params = {"unit": unit_id, "email": email}
+        rows, raw = await self._rows(LINKS, {"unit": unit_id, "email": email})
+        return links_from_rows(rows, self._sqlite_link if raw else self._link)
+
+    async def _rows(self, statement: Any, params: dict[str, str]) -> tuple[Sequence[Any], bool]:
+        """The statement's rows and whether they are raw sqlite3 values."""
         if self._sqlite is not None:
             try:
-                return self._sqlite.links(params)
+                return self._sqlite.rows(statement, params), True
             except sqlite3.OperationalError:
-                self._sqlite.close()
+                self._sqlite.close()  # busy or the file changed under us: take the async path this time
         if self._postgres is not None:
-            return await self._postgres.links(params)
+            return await self._postgres.rows(statement, params), False
         async with self._engine.connect() as conn:
-            rows = (await conn.execute(LINKS, params)).all()
-        return links_from_rows(rows, self._engine_link)
+            return (await conn.execute(statement, params)).all(), False
