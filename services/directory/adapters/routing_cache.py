@@ -169,6 +169,14 @@ class _Builder:
 _TOO_BIG = object()
 
 
+async def _cancel(*tasks: asyncio.Task[None] | None) -> None:
+    """Cancel the tasks and wait until they have let go of what they hold (connections)."""
+    running = [task for task in tasks if task is not None]
+    for task in running:
+        task.cancel()
+    await asyncio.gather(*running, return_exceptions=True)
+
+
 class _Signals:
     """How one backend says whether a held unit is current, and loads one."""
 
@@ -332,24 +340,31 @@ class _PostgresSignals(_Signals):
     async def _connect(self) -> None:
         try:
             listener = await asyncpg.connect(self._dsn)
-            triggers = await listener.fetchval(_TRIGGERS, [f"{table}_routing_changed" for table in SIGNALLING_TABLES])
-            if triggers != len(SIGNALLING_TABLES):  # a database not migrated to 0003 would never say a word
-                await listener.close()
-                self._closed = True
-                log.warning("routing cache off: the database does not signal routing changes (migration 0003)")
-                return
-            await listener.add_listener(CHANNEL, self._notified)
-            listener.add_termination_listener(self._lost)
-            self._epoch += 1
-            self._listener = listener
-            self._confirmed = time.monotonic()
-            self._retry_at = 0.0
+            try:
+                await self._start_listening(listener)
+            except BaseException:  # cancelled (closing) or failed: the connection goes with it
+                listener.terminate()
+                raise
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as error:
             self._retry_at = time.monotonic() + 5.0
             log.warning("routing cache: cannot listen for changes; answering from the database",
                         extra={"error": type(error).__name__})  # fmt: skip
         finally:
             self._connecting = None
+
+    async def _start_listening(self, listener: asyncpg.Connection) -> None:
+        triggers = await listener.fetchval(_TRIGGERS, [f"{table}_routing_changed" for table in SIGNALLING_TABLES])
+        if triggers != len(SIGNALLING_TABLES):  # a database not migrated to 0003 would never say a word
+            listener.terminate()
+            self._closed = True
+            log.warning("routing cache off: the database does not signal routing changes (migration 0003)")
+            return
+        await listener.add_listener(CHANNEL, self._notified)
+        listener.add_termination_listener(self._lost)
+        self._epoch += 1
+        self._listener = listener
+        self._confirmed = time.monotonic()
+        self._retry_at = 0.0
 
     def _notified(self, connection: Any, pid: int, channel: str, payload: str) -> None:
         self._generations[payload] = self._generations.get(payload, 0) + 1
@@ -372,25 +387,30 @@ class _PostgresSignals(_Signals):
     async def load(self, unit_id: str, token: Any, budget: int) -> UnitRoutes | object | None:
         connection = await asyncpg.connect(self._dsn)
         try:
-            async with connection.transaction(isolation="repeatable_read", readonly=True):
-                if await connection.fetchval(*self._query("exists", unit_id)) is None:
-                    return None
-                if await connection.fetchval(*self._query("size", unit_id)) > budget:
-                    return _TOO_BIG
-                held: dict[str, Account] = {}
-                cursor = await connection.cursor(*self._query("accounts", unit_id))
-                while rows := await cursor.fetch(2000):  # in pieces: the event loop serves calls between them
-                    self._builder.accounts(rows, held)
-                rows = [await connection.fetch(*self._query(name, unit_id)) for name in ("rooms", "routes", "conferencing")]
-            return self._builder.build(token, held, *rows)
-        finally:
-            await connection.close()
+            routes = await self._read(connection, unit_id, token, budget)
+        except BaseException:  # cancelled (closing) or failed: no goodbye owed
+            connection.terminate()
+            raise
+        await connection.close()
+        return routes
+
+    async def _read(self, connection: asyncpg.Connection, unit_id: str, token: Any,
+                    budget: int) -> UnitRoutes | object | None:  # fmt: skip
+        async with connection.transaction(isolation="repeatable_read", readonly=True):
+            if await connection.fetchval(*self._query("exists", unit_id)) is None:
+                return None
+            if await connection.fetchval(*self._query("size", unit_id)) > budget:
+                return _TOO_BIG
+            held: dict[str, Account] = {}
+            cursor = await connection.cursor(*self._query("accounts", unit_id))
+            while rows := await cursor.fetch(2000):  # in pieces: the event loop serves calls between them
+                self._builder.accounts(rows, held)
+            rows = [await connection.fetch(*self._query(name, unit_id)) for name in ("rooms", "routes", "conferencing")]
+        return self._builder.build(token, held, *rows)
 
     async def close(self) -> None:
         self._closed = True
-        for task in (self._connecting, self._checking):
-            if task is not None:
-                task.cancel()
+        await _cancel(self._connecting, self._checking)
         if self._listener is not None:
             listener, self._listener = self._listener, None
             await listener.close()
@@ -488,8 +508,7 @@ class RoutingCache:
             self._held += routes.size
 
     async def close(self) -> None:
-        for task in list(self._loading.values()):
-            task.cancel()
+        await _cancel(*self._loading.values())
         if self._signals is not None:
             await self._signals.close()
         await self._reads.close()

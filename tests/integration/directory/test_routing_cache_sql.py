@@ -368,3 +368,32 @@ async def test_postgresql_a_listener_silent_for_too_long_is_not_trusted_until_it
             break
     assert app.routing.held(unit)
     assert (await from_cache(app, unit, "ada@acme.example")).account.email == "ada@acme.example"
+
+
+async def test_postgresql_replicas_stopped_while_they_connect_or_load_leave_no_connection_open(
+    start_pg: Start, postgres_url: str
+) -> None:
+    admin = await asyncpg.connect(asyncpg_dsn(postgres_url))
+
+    async def others() -> int:
+        return await admin.fetchval("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                    "AND pid <> pg_backend_pid()")  # fmt: skip
+
+    try:
+        setup = await start_pg()
+        unit, _ = await unit_with_accounts(setup, "Acme", "acme.example", [f"p{i}" for i in range(300)])
+        for delay in (0.0, 0.001, 0.003, 0.01, 0.03):
+            app = await start_pg()
+            await app.resolve.resolve(unit, "p1@acme.example")  # starts listening
+            await asyncio.sleep(delay)
+            await app.resolve.resolve(unit, "p2@acme.example")  # and, once listening, loading
+            await asyncio.sleep(delay)
+            await app.server.stop(grace=0)
+        await setup.server.stop(grace=0)
+        for _ in range(100):
+            if await others() == 0:
+                break
+            await asyncio.sleep(0.02)
+        assert await others() == 0
+    finally:
+        await admin.close()
